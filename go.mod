@@ -1,0 +1,3 @@
+module go.vlog.dev
+
+go 1.24
