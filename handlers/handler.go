@@ -1,0 +1,449 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"go.vlog.dev/internal/ctxids"
+)
+
+// Redactor masks secrets while a record is encoded. go.vlog.dev/redact implements it; the
+// methods are called on the logging goroutine for every key and string of every record, so they
+// must be safe for concurrent use and should not allocate when there is nothing to mask.
+type Redactor interface {
+	// IsSecretKey reports whether the whole value of an attribute with this key is a secret.
+	IsSecretKey(key string) bool
+	// MaskKey returns the string written instead of the value of a secret key.
+	MaskKey() string
+	// String returns s with the secret parts masked and whether anything was masked.
+	String(s string) (string, bool)
+	// AppendJSON appends js, one valid JSON value, to dst with the secrets masked; the result
+	// must be valid JSON.
+	AppendJSON(dst, js []byte) []byte
+}
+
+// Options configure a JSONHandler. The zero value (and nil) means the defaults stated per field.
+type Options struct {
+	// Level is the minimum level of the records written. Default slog.LevelInfo. Pass a
+	// *slog.LevelVar to change it at run time.
+	Level slog.Leveler
+
+	// AddSource adds a "caller" object (function, file, line) to each record. Default false:
+	// it costs a runtime.CallersFrames lookup and one allocation per record.
+	AddSource bool
+
+	// Service, Env and Version are the schema's fixed fields. They are always written, empty or
+	// not, so every record has the same shape.
+	Service, Env, Version string
+
+	// Metadata is written after the context ids and before the caller's attributes: the ECS
+	// task metadata and any static fields. Encoded once, here.
+	Metadata []slog.Attr
+
+	// Redactor masks secrets in the message, in every attribute (pre-bound ones too) and in
+	// error messages. Default nil: nothing is masked.
+	Redactor Redactor
+}
+
+// JSONHandler is a slog.Handler that writes each record as one line of JSON in the vlog schema:
+//
+//	{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"order created",
+//	 "service":"order-api","env":"prod","version":"1.4.2","request_id":"...","trace_id":"...",
+//	 "span_id":"...", <metadata>, "caller":{...}, <attributes>}
+//
+// on one line. event_time is omitted when the record has no time (slog's convention).
+// request_id, trace_id and span_id come from the context passed to Handle and are omitted when
+// absent.
+//
+// A caller attribute at the top level whose key is one of the schema's keys (event_time, level,
+// msg, service, env, version, request_id, trace_id, span_id, caller and the ECS keys) is renamed
+// to "attr.<key>": nothing is dropped and the record never has two fields with the same key.
+// Inside a group there is nothing to collide with and keys are kept. Other duplicate keys among
+// the caller's own attributes are written as given, as slog.JSONHandler does.
+//
+// Each call to Handle results in exactly one call to the writer's Write with one complete
+// record ending in '\n'; the writer must not keep the slice after Write returns. Handle does not
+// lock: the writer must be safe for concurrent use (see LockedWriter and the outputs in this
+// package).
+type JSONHandler struct {
+	c *common
+	w io.Writer
+
+	// pre is the pre-encoded output of WithAttrs, each attribute with its leading comma,
+	// including the openings of the groups that were opened for them.
+	pre []byte
+	// opened is the number of groups opened in pre, closed at the end of every record.
+	opened int
+	// pending are the groups started by WithGroup after the last WithAttrs: they are opened in
+	// a record only if the record has attributes.
+	pending []string
+}
+
+var _ slog.Handler = (*JSONHandler)(nil)
+
+// common is what a JSONHandler shares with all the handlers derived from it.
+type common struct {
+	level     slog.Leveler
+	addSource bool
+	redactor  Redactor
+	// head is `,"service":...,"env":...,"version":...`.
+	head []byte
+	// meta is the encoded Metadata, each with its leading comma.
+	meta []byte
+}
+
+// NewJSONHandler returns a handler that writes records to w.
+func NewJSONHandler(w io.Writer, opts *Options) *JSONHandler {
+	if opts == nil {
+		opts = &Options{}
+	}
+	c := &common{level: opts.Level, addSource: opts.AddSource, redactor: opts.Redactor}
+	if c.level == nil {
+		c.level = slog.LevelInfo
+	}
+	e := encoder{c: c}
+	e.buf = append(e.buf, `,"service":`...)
+	e.appendStringValue(opts.Service)
+	e.buf = append(e.buf, `,"env":`...)
+	e.appendStringValue(opts.Env)
+	e.buf = append(e.buf, `,"version":`...)
+	e.appendStringValue(opts.Version)
+	c.head = slices.Clip(e.buf)
+
+	e = encoder{c: c, comma: true}
+	for _, a := range opts.Metadata {
+		e.attr(a, 0, false)
+	}
+	c.meta = slices.Clip(e.buf)
+	return &JSONHandler{c: c, w: w}
+}
+
+// Enabled reports whether level is at least the handler's level.
+func (h *JSONHandler) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= h.c.level.Level()
+}
+
+// WithAttrs returns a handler whose records carry attrs, encoded once, here.
+func (h *JSONHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	h2 := *h
+	e := encoder{c: h.c, buf: slices.Clone(h.pre), comma: true}
+	top := h.opened == 0 && len(h.pending) == 0
+	openedHere := false
+	for _, a := range attrs {
+		mark := len(e.buf)
+		if !openedHere {
+			e.openGroups(h.pending, h.opened == 0)
+		}
+		if e.attr(a, len(h.pending)+h.opened, top) {
+			openedHere = true
+		} else {
+			e.buf = e.buf[:mark]
+		}
+		// Pending groups that were opened need no comma before their first attribute only.
+		e.comma = true
+	}
+	if !openedHere {
+		return h
+	}
+	h2.pre = slices.Clip(e.buf)
+	h2.opened = h.opened + len(h.pending)
+	h2.pending = nil
+	return &h2
+}
+
+// WithGroup returns a handler that puts the attributes that follow into the group name.
+func (h *JSONHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	h2 := *h
+	h2.pending = append(slices.Clip(h.pending), name)
+	return &h2
+}
+
+// Handle encodes r and writes it with one call to Write.
+func (h *JSONHandler) Handle(ctx context.Context, r slog.Record) error {
+	bp := getBuffer()
+	e := encoder{c: h.c, buf: (*bp)[:0]}
+	e.buf = append(e.buf, '{')
+	if !r.Time.IsZero() {
+		e.buf = append(e.buf, `"event_time":`...)
+		e.buf = appendTime(e.buf, r.Time)
+		e.buf = append(e.buf, ',')
+	}
+	e.buf = append(e.buf, `"level":`...)
+	e.buf = appendLevel(e.buf, r.Level)
+	e.buf = append(e.buf, `,"msg":`...)
+	e.appendStringValue(r.Message)
+	e.buf = append(e.buf, h.c.head...)
+	if ctx != nil {
+		ids := ctxids.From(ctx)
+		if ids.RequestID != "" {
+			e.buf = append(e.buf, `,"request_id":`...)
+			e.appendStringValue(ids.RequestID)
+		}
+		if ids.TraceID != "" {
+			e.buf = append(e.buf, `,"trace_id":`...)
+			e.appendStringValue(ids.TraceID)
+		}
+		if ids.SpanID != "" {
+			e.buf = append(e.buf, `,"span_id":`...)
+			e.appendStringValue(ids.SpanID)
+		}
+	}
+	e.buf = append(e.buf, h.c.meta...)
+	if h.c.addSource && r.PC != 0 {
+		e.appendCaller(r.PC)
+	}
+	e.buf = append(e.buf, h.pre...)
+	open := h.opened
+	if r.NumAttrs() > 0 {
+		top := h.opened == 0 && len(h.pending) == 0
+		depth := h.opened + len(h.pending)
+		opened := false
+		e.comma = true
+		r.Attrs(func(a slog.Attr) bool {
+			mark := len(e.buf)
+			comma := e.comma
+			if !opened {
+				e.openGroups(h.pending, h.opened == 0)
+			}
+			if e.attr(a, depth, top) {
+				opened = true
+			} else {
+				e.buf = e.buf[:mark]
+				e.comma = comma
+			}
+			return true
+		})
+		if opened {
+			open += len(h.pending)
+		}
+	}
+	for ; open > 0; open-- {
+		e.buf = append(e.buf, '}')
+	}
+	e.buf = append(e.buf, '}', '\n')
+	_, err := h.w.Write(e.buf)
+	*bp = e.buf
+	putBuffer(bp)
+	return err
+}
+
+// encoder appends attributes to buf.
+type encoder struct {
+	c   *common
+	buf []byte
+	// comma tells whether the next field needs a comma before it.
+	comma bool
+}
+
+// openGroups appends the openings of the named groups; top tells whether the first one is at the
+// top level of the record, where schema keys are reserved.
+func (e *encoder) openGroups(names []string, top bool) {
+	for i, g := range names {
+		if e.comma {
+			e.buf = append(e.buf, ',')
+		}
+		e.appendTopKey(g, top && i == 0)
+		e.buf = append(e.buf, '{')
+		e.comma = false
+	}
+}
+
+// reserved reports whether key is one of the schema's top-level keys.
+func reserved(key string) bool {
+	switch key {
+	case "event_time", "level", "msg", "service", "env", "version",
+		"request_id", "trace_id", "span_id", "caller",
+		"ecs_cluster", "ecs_task_arn", "ecs_task_definition", "container",
+		"availability_zone", "launch_type":
+		return true
+	}
+	return false
+}
+
+// ReservedPrefix is prepended to a top-level caller attribute key that collides with a schema key.
+const ReservedPrefix = "attr."
+
+func (e *encoder) appendKey(key string) {
+	e.buf = append(e.buf, '"')
+	e.buf = appendEscaped(e.buf, key)
+	e.buf = append(e.buf, '"', ':')
+}
+
+// appendTopKey appends key, renamed with ReservedPrefix if it is at the top level and collides
+// with a schema key.
+func (e *encoder) appendTopKey(key string, top bool) {
+	if top && reserved(key) {
+		e.buf = append(e.buf, '"')
+		e.buf = append(e.buf, ReservedPrefix...)
+		e.buf = appendEscaped(e.buf, key)
+		e.buf = append(e.buf, '"', ':')
+		return
+	}
+	e.appendKey(key)
+}
+
+// appendStringValue appends s as a JSON string, redacted.
+func (e *encoder) appendStringValue(s string) {
+	if e.c.redactor != nil {
+		s, _ = e.c.redactor.String(s)
+	}
+	e.buf = appendString(e.buf, s)
+}
+
+// attr appends a, with a leading comma when one is needed, and reports whether it wrote
+// anything (empty attributes and empty groups are skipped, as slog requires). depth is the
+// number of enclosing groups; top tells whether a is at the top level of the record, where
+// schema keys are reserved.
+func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
+	v := a.Value
+	if v.Kind() == slog.KindLogValuer {
+		v = v.Resolve()
+	}
+	if a.Key == "" {
+		if v.Kind() == slog.KindGroup {
+			// An inline group: its attributes belong to the enclosing level.
+			wrote := false
+			for _, ga := range v.Group() {
+				if e.attr(ga, depth, top) {
+					wrote = true
+				}
+			}
+			return wrote
+		}
+		if v.Kind() == slog.KindAny && v.Any() == nil {
+			return false // the zero Attr
+		}
+	}
+	if v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
+		return false
+	}
+	mark := len(e.buf)
+	comma := e.comma
+	if e.comma {
+		e.buf = append(e.buf, ',')
+	}
+	e.appendTopKey(a.Key, top)
+	if r := e.c.redactor; r != nil && r.IsSecretKey(a.Key) {
+		e.buf = appendString(e.buf, r.MaskKey())
+		e.comma = true
+		return true
+	}
+	if v.Kind() == slog.KindGroup {
+		if depth >= maxDepth {
+			e.buf = append(e.buf, `"!DEPTH"`...)
+			e.comma = true
+			return true
+		}
+		e.buf = append(e.buf, '{')
+		e.comma = false
+		wrote := false
+		for _, ga := range v.Group() {
+			if e.attr(ga, depth+1, false) {
+				wrote = true
+			}
+		}
+		if !wrote {
+			e.buf = e.buf[:mark]
+			e.comma = comma
+			return false
+		}
+		e.buf = append(e.buf, '}')
+		e.comma = true
+		return true
+	}
+	e.value(v)
+	e.comma = true
+	return true
+}
+
+// value appends a resolved, non-group value.
+func (e *encoder) value(v slog.Value) {
+	switch v.Kind() {
+	case slog.KindString:
+		e.appendStringValue(v.String())
+	case slog.KindInt64:
+		e.buf = strconv.AppendInt(e.buf, v.Int64(), 10)
+	case slog.KindUint64:
+		e.buf = strconv.AppendUint(e.buf, v.Uint64(), 10)
+	case slog.KindFloat64:
+		e.buf = appendFloat(e.buf, v.Float64())
+	case slog.KindBool:
+		e.buf = strconv.AppendBool(e.buf, v.Bool())
+	case slog.KindDuration:
+		// Nanoseconds, as slog.JSONHandler and encoding/json write a time.Duration.
+		e.buf = strconv.AppendInt(e.buf, int64(v.Duration()), 10)
+	case slog.KindTime:
+		e.buf = appendTime(e.buf, v.Time())
+	case slog.KindAny:
+		e.any(v.Any())
+	default: // KindGroup and KindLogValuer are handled by attr; this is defensive.
+		e.buf = append(e.buf, `"!BADKIND"`...)
+	}
+}
+
+// any appends a value of KindAny.
+func (e *encoder) any(x any) {
+	switch x := x.(type) {
+	case nil:
+		e.buf = append(e.buf, "null"...)
+	case error:
+		e.appendStringValue(errorString(x))
+	case []byte:
+		// Text is the common case for a []byte in a log; binary data still gives valid JSON.
+		e.appendStringValue(string(x))
+	default:
+		js, s, ok := marshalAny(x)
+		if !ok {
+			e.appendStringValue(s)
+			return
+		}
+		if e.c.redactor != nil {
+			e.buf = e.c.redactor.AppendJSON(e.buf, js)
+			return
+		}
+		e.buf = append(e.buf, js...)
+	}
+}
+
+// appendCaller appends `,"caller":{"function":...,"file":...,"line":...}` for pc.
+func (e *encoder) appendCaller(pc uintptr) {
+	frames := runtime.CallersFrames([]uintptr{pc})
+	f, _ := frames.Next()
+	e.buf = append(e.buf, `,"caller":{"function":`...)
+	e.buf = appendString(e.buf, f.Function)
+	e.buf = append(e.buf, `,"file":`...)
+	e.buf = appendString(e.buf, f.File)
+	e.buf = append(e.buf, `,"line":`...)
+	e.buf = strconv.AppendInt(e.buf, int64(f.Line), 10)
+	e.buf = append(e.buf, '}')
+}
+
+// The buffer pool. Buffers that grew beyond maxPooled are not kept, so one huge record does not
+// pin memory for the life of the process.
+const maxPooled = 64 << 10
+
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+func getBuffer() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) > maxPooled {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
