@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -62,16 +61,19 @@ func (d Drops) Total() uint64 { return d.BufferFull + d.WriteError + d.Oversize 
 // record is written synchronously, on the caller's goroutine, under a mutex, so records from
 // concurrent goroutines never interleave. A failed write drops the record (counted as
 // WriteError) and is not retried: a partial line may have reached the writer.
+//
+// Close syncs the writer but does not stop the output: a record logged after Close (by a
+// goroutine still running during shutdown) is still written, since there is nothing to release
+// and dropping it would help nobody.
 type WriterOutput struct {
 	name string
 
-	mu     sync.Mutex
-	w      io.Writer
-	closed bool
+	mu sync.Mutex
+	w  io.Writer
 
-	enqueued, delivered, writeErrors, closedDrops atomic.Uint64
-	lastErr                                       atomic.Pointer[errorAt]
-	failing                                       atomic.Bool
+	enqueued, delivered, writeErrors atomic.Uint64
+	lastErr                          atomic.Pointer[errorAt]
+	failing                          atomic.Bool
 }
 
 type errorAt struct {
@@ -90,11 +92,6 @@ func NewWriterOutput(name string, w io.Writer) *WriterOutput {
 func (o *WriterOutput) Write(p []byte) (int, error) {
 	o.enqueued.Add(1)
 	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		o.closedDrops.Add(1)
-		return 0, ErrClosed
-	}
 	n, err := o.w.Write(p)
 	o.mu.Unlock()
 	if err == nil && n < len(p) {
@@ -111,15 +108,11 @@ func (o *WriterOutput) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the output: records written afterwards are dropped and counted as Closed. It
-// calls Sync on the writer if it has one (an *os.File does); the writer itself is not closed.
+// Close calls Sync on the writer if it has one (an *os.File does); the writer itself is not
+// closed.
 func (o *WriterOutput) Close(context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed {
-		return nil
-	}
-	o.closed = true
 	if s, ok := o.w.(interface{ Sync() error }); ok {
 		// Sync on a pipe or terminal fails with EINVAL; that is not a delivery failure.
 		_ = s.Sync()
@@ -129,15 +122,12 @@ func (o *WriterOutput) Close(context.Context) error {
 
 // Stats returns the output's counters.
 func (o *WriterOutput) Stats() Stats {
-	o.mu.Lock()
-	closed := o.closed
-	o.mu.Unlock()
 	s := Stats{
 		Output:    o.name,
 		State:     "ok",
 		Enqueued:  o.enqueued.Load(),
 		Delivered: o.delivered.Load(),
-		Dropped:   Drops{WriteError: o.writeErrors.Load(), Closed: o.closedDrops.Load()},
+		Dropped:   Drops{WriteError: o.writeErrors.Load()},
 	}
 	if e := o.lastErr.Load(); e != nil {
 		s.LastError, s.LastErrorTime = e.msg, e.at
@@ -145,11 +135,5 @@ func (o *WriterOutput) Stats() Stats {
 	if o.failing.Load() {
 		s.State = "failing"
 	}
-	if closed {
-		s.State = "closed"
-	}
 	return s
 }
-
-// ErrClosed is returned by an output's Write after Close.
-var ErrClosed = errors.New("vlog: output closed")

@@ -1,0 +1,214 @@
+package vlog
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Options configure New and Setup. The zero value (and nil) means: every setting from the
+// environment, the documented default for the rest. A field set in code wins over its
+// environment variable.
+type Options struct {
+	// Service names the service. Env SERVICE; default: the executable's base name.
+	Service string
+	// Env names the deployment environment (prod, staging, ...). Env ENV; default "unknown".
+	Env string
+	// Version is the service's version. Env VERSION; default: the main module's version from
+	// the build info, else the VCS revision (12 characters, "-dirty" when modified), else
+	// "unknown".
+	Version string
+
+	// Level is the minimum level. Env VLOG_LEVEL (debug, info, warn, error, or an offset such
+	// as warn+2); default info. When Level is a *slog.LevelVar, the logger uses that variable,
+	// so the caller can change the level at run time; otherwise Logger.LevelVar returns a new
+	// variable set to it.
+	Level slog.Leveler
+
+	// AddSource adds a "caller" object (function, file, line) to every record. Env
+	// VLOG_ADD_SOURCE (a strconv.ParseBool value); default false. Code can turn it on, not off.
+	AddSource bool
+
+	// Output chooses the destination. Env VLOG_OUTPUT; default "auto". Accepted: "auto" and
+	// "stdout" (in this version auto always means stdout).
+	Output string
+
+	// Writer is where the stdout output writes. Default os.Stdout. Tests and embedders use it
+	// to capture the records.
+	Writer io.Writer
+
+	// Fields are static attributes added to every record after the schema's fields, encoded
+	// once (a team name, a region). Their keys must not be schema keys.
+	Fields []slog.Attr
+
+	// Environ is the environment to read, in the form os.Environ returns. Default
+	// os.Environ(). Tests pass their own so they need not touch the process environment.
+	Environ []string
+}
+
+// Environment variables read by New. Every vlog setting is under the VLOG_ prefix except the
+// three names that ECS task definitions conventionally use.
+const (
+	EnvService   = "SERVICE"
+	EnvEnv       = "ENV"
+	EnvVersion   = "VERSION"
+	EnvLevel     = "VLOG_LEVEL"
+	EnvAddSource = "VLOG_ADD_SOURCE"
+	EnvOutput    = "VLOG_OUTPUT"
+)
+
+// knownVLOG lists the VLOG_ variables this version understands. A VLOG_ variable not in the list
+// is a configuration error (most likely a typo), except those under VLOG_TEST_, which belong to
+// the test suites.
+var knownVLOG = []string{EnvLevel, EnvAddSource, EnvOutput}
+
+// ConfigError reports an invalid setting: the variable (or option), its value, and why.
+type ConfigError struct {
+	Var    string
+	Value  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("vlog: invalid %s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// config is the resolved configuration.
+type config struct {
+	service, env, version string
+	level                 *slog.LevelVar
+	addSource             bool
+	output                string
+	writer                io.Writer
+	fields                []slog.Attr
+}
+
+// resolve merges opts over the environment and applies the defaults. It reports every invalid
+// setting at once.
+func resolve(opts *Options) (*config, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	env := make(map[string]string, 8)
+	var errs []error
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+		if strings.HasPrefix(k, "VLOG_") && !strings.HasPrefix(k, "VLOG_TEST_") && !slices.Contains(knownVLOG, k) {
+			errs = append(errs, &ConfigError{Var: k, Value: v,
+				Reason: "unknown vlog variable (known: " + strings.Join(knownVLOG, ", ") + ")"})
+		}
+	}
+
+	c := &config{writer: opts.Writer, fields: opts.Fields, addSource: opts.AddSource}
+	text := func(opt, name string) string {
+		if opt != "" {
+			return opt
+		}
+		v := strings.TrimSpace(env[name])
+		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			errs = append(errs, &ConfigError{Var: name, Value: v, Reason: "contains control characters"})
+			return ""
+		}
+		return v
+	}
+	c.service = text(opts.Service, EnvService)
+	if c.service == "" {
+		c.service = strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe")
+	}
+	c.env = text(opts.Env, EnvEnv)
+	if c.env == "" {
+		c.env = "unknown"
+	}
+	c.version = text(opts.Version, EnvVersion)
+	if c.version == "" {
+		c.version = buildVersion()
+	}
+
+	switch lv := opts.Level.(type) {
+	case *slog.LevelVar:
+		c.level = lv
+	case nil:
+		c.level = new(slog.LevelVar)
+		if v, ok := env[EnvLevel]; ok && v != "" {
+			var l slog.Level
+			if err := l.UnmarshalText([]byte(strings.TrimSpace(v))); err != nil {
+				errs = append(errs, &ConfigError{Var: EnvLevel, Value: v,
+					Reason: "want debug, info, warn or error, optionally with an offset such as warn+2"})
+			}
+			c.level.Set(l)
+		}
+	default:
+		c.level = new(slog.LevelVar)
+		c.level.Set(lv.Level())
+	}
+
+	if v, ok := env[EnvAddSource]; ok && v != "" && !c.addSource {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, &ConfigError{Var: EnvAddSource, Value: v, Reason: "want true or false"})
+		}
+		c.addSource = b
+	}
+
+	c.output = opts.Output
+	name := "Options.Output"
+	if c.output == "" {
+		c.output, name = strings.TrimSpace(env[EnvOutput]), EnvOutput
+	}
+	switch c.output {
+	case "", "auto", "stdout":
+		c.output = "stdout"
+	default:
+		errs = append(errs, &ConfigError{Var: name, Value: c.output, Reason: "want auto or stdout"})
+	}
+	if c.writer == nil {
+		c.writer = os.Stdout
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// buildVersion returns the version recorded in the binary's build info.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev string
+	var dirty bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+}

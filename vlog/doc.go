@@ -1,0 +1,17 @@
+// Package vlog sets up standardized structured logging for Go services on Amazon ECS whose logs
+// end up in VictoriaLogs.
+//
+// One call configures everything from the environment (SERVICE, ENV, VERSION, VLOG_*):
+//
+//	logger, err := vlog.Setup(nil) // also slog.SetDefault
+//	if err != nil {
+//		return err
+//	}
+//	defer logger.Close(context.Background())
+//	slog.Info("order created", "order_id", id)
+//
+// Every record leaves the process as one JSON object on one line, in a fixed order: event_time,
+// level, msg, service, env, version, request_id, trace_id, span_id (from the context, see
+// WithRequestID and Middleware), then the caller's attributes. See the handlers package for the
+// encoding rules.
+package vlog

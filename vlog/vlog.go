@@ -1,0 +1,76 @@
+package vlog
+
+import (
+	"context"
+	"log/slog"
+
+	"go.vlog.dev/handlers"
+)
+
+// Logger is a ready *slog.Logger plus the handle that owns its output. The embedded
+// *slog.Logger is what the service logs with (or installs with slog.SetDefault, which Setup
+// does).
+type Logger struct {
+	*slog.Logger
+
+	level  *slog.LevelVar
+	output handlers.Output
+	cfg    *config
+}
+
+// Stats are the counters of a Logger's output.
+type Stats = handlers.Stats
+
+// New builds a Logger from opts and the environment (see Options). It never panics and never
+// blocks on the network; an invalid setting makes it return an error that names the variable
+// and the value (several at once, joined, when there are several).
+func New(opts *Options) (*Logger, error) {
+	cfg, err := resolve(opts)
+	if err != nil {
+		return nil, err
+	}
+	out := handlers.NewWriterOutput(cfg.output, cfg.writer)
+	h := handlers.NewJSONHandler(out, &handlers.Options{
+		Level:     cfg.level,
+		AddSource: cfg.addSource,
+		Service:   cfg.service,
+		Env:       cfg.env,
+		Version:   cfg.version,
+		Metadata:  cfg.fields,
+	})
+	return &Logger{Logger: slog.New(h), level: cfg.level, output: out, cfg: cfg}, nil
+}
+
+// Setup is New followed by slog.SetDefault: afterwards slog's top-level functions and the
+// standard log package (at level info) write through the returned Logger.
+func Setup(opts *Options) (*Logger, error) {
+	l, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	slog.SetDefault(l.Logger)
+	return l, nil
+}
+
+// Close delivers what is still pending by ctx's deadline and releases the output. Call it once,
+// at shutdown; see the output's documentation for records logged afterwards.
+func (l *Logger) Close(ctx context.Context) error { return l.output.Close(ctx) }
+
+// Stats returns a snapshot of the output's counters.
+func (l *Logger) Stats() Stats { return l.output.Stats() }
+
+// LevelVar returns the variable holding the logger's minimum level: Set changes it at run time
+// for this Logger and everything derived from it.
+func (l *Logger) LevelVar() *slog.LevelVar { return l.level }
+
+// Service, Env and Version return the schema's fixed fields as resolved at setup.
+func (l *Logger) Service() string { return l.cfg.service }
+
+// Env returns the deployment environment resolved at setup.
+func (l *Logger) Env() string { return l.cfg.env }
+
+// Version returns the service version resolved at setup.
+func (l *Logger) Version() string { return l.cfg.version }
+
+// Output returns the name of the chosen output ("stdout").
+func (l *Logger) Output() string { return l.cfg.output }
