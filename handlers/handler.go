@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"go.vlog.dev/internal/ctxids"
 )
@@ -172,7 +173,25 @@ func (h *JSONHandler) WithGroup(name string) slog.Handler {
 // Handle encodes r and writes it with one call to Write.
 func (h *JSONHandler) Handle(ctx context.Context, r slog.Record) error {
 	bp := getBuffer()
-	e := encoder{c: h.c, buf: (*bp)[:0]}
+	buf := h.appendRecord((*bp)[:0], ctx, r)
+	_, err := h.w.Write(buf)
+	*bp = buf
+	putBuffer(bp)
+	return err
+}
+
+// EncodeNotice appends a record of the library's own (time now, no context) to dst, in the same
+// schema as the records of h, for outputs that report on themselves into the stream (see
+// BufferOptions.Notice).
+func (h *JSONHandler) EncodeNotice(dst []byte, level slog.Level, msg string, attrs ...slog.Attr) []byte {
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	return h.appendRecord(dst, context.Background(), r)
+}
+
+// appendRecord appends the encoding of r to dst.
+func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Record) []byte {
+	e := encoder{c: h.c, buf: dst}
 	e.buf = append(e.buf, '{')
 	if !r.Time.IsZero() {
 		e.buf = append(e.buf, `"event_time":`...)
@@ -231,11 +250,7 @@ func (h *JSONHandler) Handle(ctx context.Context, r slog.Record) error {
 	for ; open > 0; open-- {
 		e.buf = append(e.buf, '}')
 	}
-	e.buf = append(e.buf, '}', '\n')
-	_, err := h.w.Write(e.buf)
-	*bp = e.buf
-	putBuffer(bp)
-	return err
+	return append(e.buf, '}', '\n')
 }
 
 // encoder appends attributes to buf.

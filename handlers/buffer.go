@@ -1,0 +1,563 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Batch is a run of encoded records handed to a Transport: each record is one JSON object ending
+// in '\n' (the JSONHandler's output), concatenated in the order they were logged.
+type Batch struct {
+	// Data holds the records. The transport must not keep it after Send returns.
+	Data []byte
+	// Records is the number of records in Data.
+	Records int
+	// Seq numbers the batches of one BufferedOutput from 1; a batch keeps its number when it is
+	// sent again after a failure, so a transport can use it to build an idempotency key.
+	Seq uint64
+}
+
+// Transport delivers batches to a destination. BufferedOutput calls Send from one goroutine at a
+// time and never concurrently with Close.
+type Transport interface {
+	// Send delivers b. It returns nil only when the destination has the records (acknowledged,
+	// when the transport uses acks). It must return promptly when ctx is done. An error wrapped
+	// with Permanent means that sending b again cannot succeed: the batch is dropped and counted
+	// as WriteError; any other error makes the buffer send the same batch again after a backoff.
+	Send(ctx context.Context, b *Batch) error
+	// Close releases the transport's connections.
+	Close() error
+	// Name names the destination in Stats, e.g. "forward", "victorialogs", "stdout".
+	Name() string
+}
+
+// Permanent marks err as not worth retrying (see Transport.Send).
+func Permanent(err error) error { return permanentError{err} }
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// DropPolicy chooses what a full buffer gives up.
+type DropPolicy int
+
+const (
+	// DropNewest drops the record being logged: what is already buffered is kept.
+	DropNewest DropPolicy = iota
+	// DropOldest drops the oldest whole batches that are not being sent, to make room for the
+	// newest records.
+	DropOldest
+)
+
+// BufferOptions configure a BufferedOutput. The zero value means the defaults stated per field.
+type BufferOptions struct {
+	// Size bounds the bytes held: records waiting plus the batch being sent. Default 8 MiB.
+	Size int
+	// BatchSize is the size at which a batch is closed and sent. Default 256 KiB. A batch may
+	// exceed it by one record.
+	BatchSize int
+	// BatchAge is the longest a record waits for its batch to fill. Default 200ms.
+	BatchAge time.Duration
+	// MaxRecordSize drops records larger than this, counted as Oversize. Default 1 MiB (well
+	// under Fluent Bit's 6,144,000-byte buffer_max_size).
+	MaxRecordSize int
+	// DropPolicy applies when the buffer is full. Default DropNewest.
+	DropPolicy DropPolicy
+	// RetryMin and RetryMax bound the exponential backoff between attempts to send a batch
+	// again (with ±20% jitter). Defaults 100ms and 5s.
+	RetryMin, RetryMax time.Duration
+	// Notice encodes the record that reports drops into the stream itself (see
+	// BufferedOutput). JSONHandler.EncodeNotice fits. Default nil: no notice record.
+	Notice func(dst []byte, level slog.Level, msg string, attrs ...slog.Attr) []byte
+	// OnError is called, from the background goroutine, with every delivery error. It must not
+	// log through the same logger synchronously. Default nil.
+	OnError func(error)
+}
+
+func (o *BufferOptions) withDefaults() BufferOptions {
+	var c BufferOptions
+	if o != nil {
+		c = *o
+	}
+	if c.Size <= 0 {
+		c.Size = 8 << 20
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 256 << 10
+	}
+	if c.BatchSize > c.Size {
+		c.BatchSize = c.Size
+	}
+	if c.BatchAge <= 0 {
+		c.BatchAge = 200 * time.Millisecond
+	}
+	if c.MaxRecordSize <= 0 {
+		c.MaxRecordSize = 1 << 20
+	}
+	if c.MaxRecordSize > c.Size {
+		c.MaxRecordSize = c.Size
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = 5 * time.Second
+		if c.RetryMax < c.RetryMin {
+			c.RetryMax = c.RetryMin
+		}
+	}
+	return c
+}
+
+// BufferedOutput is an Output that never blocks the caller: Write copies the record into a
+// bounded in-memory buffer and returns; a background goroutine sends the records in batches
+// (by size or age) through a Transport, and sends a batch again, with backoff, until the
+// transport accepts it or reports it permanently rejected.
+//
+// When the buffer is full, Write drops (per DropPolicy) and counts; it never waits and the
+// buffer never grows past Size. Every record is accounted for: after Close,
+// Enqueued == Delivered + Dropped.Total(). After records were dropped, the output writes one
+// record "vlog: dropped N records" (level warn, with the counts by reason and the time of the
+// first drop) into the stream itself as soon as a batch is delivered again, at most once per
+// second, so the loss shows where people look.
+type BufferedOutput struct {
+	opts BufferOptions
+	t    Transport
+
+	mu       sync.Mutex
+	cur      *Batch    // the batch being filled
+	curStart time.Time // when cur got its first record
+	queue    []*Batch  // closed batches, oldest first; queue[0] may be in flight
+	inFlight bool      // queue[0] is being sent
+	bytes    int       // bytes in cur and queue
+	records  int       // records in cur and queue
+	free     []*Batch  // recycled batches
+	seq      uint64
+	closing  bool
+
+	wake     chan struct{}
+	closeReq chan struct{}
+	done     chan struct{}
+	startMu  sync.Once
+
+	// sendCancel aborts the send in flight when Close's deadline passes.
+	sendCtx    context.Context
+	sendCancel context.CancelFunc
+
+	enqueued, delivered, retried      atomic.Uint64
+	dropFull, dropWrite, dropOversize atomic.Uint64
+	dropClosed                        atomic.Uint64
+	failing                           atomic.Bool
+	lastErr                           atomic.Pointer[errorAt]
+	// droppedFirst is the time (unix ns) of the first drop not yet reported in a notice, 0 if
+	// none.
+	droppedFirst  atomic.Int64
+	noticeMu      sync.Mutex
+	reportedDrops uint64 // drops already reported in a notice
+	lastNotice    time.Time
+}
+
+var _ Output = (*BufferedOutput)(nil)
+
+// NewBufferedOutput returns an output that sends through t. The background goroutine starts
+// with the first record.
+func NewBufferedOutput(t Transport, opts *BufferOptions) *BufferedOutput {
+	o := &BufferedOutput{
+		opts:     opts.withDefaults(),
+		t:        t,
+		wake:     make(chan struct{}, 1),
+		closeReq: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	o.sendCtx, o.sendCancel = context.WithCancel(context.Background())
+	return o
+}
+
+// Write enqueues one record. It returns nil when the record was buffered and an error when it
+// was dropped (the error only describes the drop: the caller need not do anything).
+func (o *BufferedOutput) Write(p []byte) (int, error) {
+	o.enqueued.Add(1)
+	if len(p) > o.opts.MaxRecordSize {
+		o.drop(&o.dropOversize, 1)
+		return 0, errOversize
+	}
+	return o.enqueue(p, false)
+}
+
+// enqueue adds p to the open batch. An internal record (the drop notice) that does not fit is
+// not counted at all: it is tried again later.
+func (o *BufferedOutput) enqueue(p []byte, internal bool) (int, error) {
+	o.mu.Lock()
+	if o.closing {
+		o.mu.Unlock()
+		if !internal {
+			o.drop(&o.dropClosed, 1)
+		}
+		return 0, errClosed
+	}
+	if o.bytes+len(p) > o.opts.Size && (internal || !o.makeRoom(len(p))) {
+		o.mu.Unlock()
+		if !internal {
+			o.drop(&o.dropFull, 1)
+		}
+		return 0, errFull
+	}
+	if internal {
+		o.enqueued.Add(1)
+	}
+	if o.cur == nil {
+		o.cur = o.newBatch()
+	}
+	first := o.cur.Records == 0
+	if first {
+		o.curStart = time.Now()
+	}
+	o.cur.Data = append(o.cur.Data, p...)
+	o.cur.Records++
+	o.bytes += len(p)
+	o.records++
+	signal := first
+	if len(o.cur.Data) >= o.opts.BatchSize {
+		o.seal()
+		signal = true
+	}
+	o.mu.Unlock()
+	o.startMu.Do(o.start)
+	if signal {
+		select {
+		case o.wake <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+var (
+	errOversize = errors.New("vlog: record dropped: larger than the maximum record size")
+	errClosed   = errors.New("vlog: record dropped: output closed")
+	errFull     = errors.New("vlog: record dropped: buffer full")
+)
+
+// makeRoom drops the oldest batches not in flight until n more bytes fit, under DropOldest.
+// Called with mu held.
+func (o *BufferedOutput) makeRoom(n int) bool {
+	if o.opts.DropPolicy != DropOldest {
+		return false
+	}
+	i := 0
+	if o.inFlight {
+		i = 1
+	}
+	for o.bytes+n > o.opts.Size && i < len(o.queue) {
+		b := o.queue[i]
+		o.queue = append(o.queue[:i], o.queue[i+1:]...)
+		o.bytes -= len(b.Data)
+		o.records -= b.Records
+		o.drop(&o.dropFull, uint64(b.Records))
+		o.recycle(b)
+	}
+	if o.bytes+n > o.opts.Size && o.cur != nil && o.cur.Records > 0 {
+		o.bytes -= len(o.cur.Data)
+		o.records -= o.cur.Records
+		o.drop(&o.dropFull, uint64(o.cur.Records))
+		o.cur.Data, o.cur.Records = o.cur.Data[:0], 0
+	}
+	return o.bytes+n <= o.opts.Size
+}
+
+// drop counts n dropped records under the given reason.
+func (o *BufferedOutput) drop(c *atomic.Uint64, n uint64) {
+	c.Add(n)
+	o.droppedFirst.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// seal moves cur to the queue. Called with mu held and cur non-empty.
+func (o *BufferedOutput) seal() {
+	o.seq++
+	o.cur.Seq = o.seq
+	o.queue = append(o.queue, o.cur)
+	o.cur = nil
+}
+
+func (o *BufferedOutput) newBatch() *Batch {
+	if n := len(o.free); n > 0 {
+		b := o.free[n-1]
+		o.free = o.free[:n-1]
+		return b
+	}
+	return &Batch{Data: make([]byte, 0, o.opts.BatchSize+o.opts.BatchSize/8)}
+}
+
+// recycle keeps b for reuse, unless it grew unusually large. Called with mu held.
+func (o *BufferedOutput) recycle(b *Batch) {
+	if cap(b.Data) > 2*o.opts.BatchSize || len(o.free) >= 4 {
+		return
+	}
+	b.Data, b.Records, b.Seq = b.Data[:0], 0, 0
+	o.free = append(o.free, b)
+}
+
+func (o *BufferedOutput) start() { go o.run() }
+
+// run is the background goroutine: it closes batches by age and sends them in order.
+func (o *BufferedOutput) run() {
+	defer close(o.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	closing := false
+	for {
+		// Send every closed batch.
+		for {
+			b := o.next(closing)
+			if b == nil {
+				break
+			}
+			if !o.send(b, closing) {
+				o.abandon()
+				return
+			}
+		}
+		if closing {
+			o.abandon()
+			return
+		}
+		// Wait for a new batch, the age of the open one, or Close.
+		o.mu.Lock()
+		var wait time.Duration = -1
+		if o.cur != nil && o.cur.Records > 0 {
+			wait = time.Until(o.curStart.Add(o.opts.BatchAge))
+			if wait <= 0 {
+				o.seal()
+				o.mu.Unlock()
+				continue
+			}
+		}
+		o.mu.Unlock()
+		if wait > 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-o.wake:
+		case <-timer.C:
+		case <-o.closeReq:
+			closing = true
+		}
+		timer.Stop()
+	}
+}
+
+// next returns the oldest closed batch and marks it in flight; when closing it first closes
+// the open batch. It returns nil when there is nothing to send.
+func (o *BufferedOutput) next(closing bool) *Batch {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if closing && o.cur != nil && o.cur.Records > 0 {
+		o.seal()
+	}
+	if len(o.queue) == 0 {
+		return nil
+	}
+	o.inFlight = true
+	return o.queue[0]
+}
+
+// send sends b until it is delivered or permanently rejected, with backoff between attempts.
+// It returns false when Close's deadline passed first.
+func (o *BufferedOutput) send(b *Batch, closing bool) bool {
+	backoff := o.opts.RetryMin
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			o.retried.Add(1)
+		}
+		err := o.t.Send(o.sendCtx, b)
+		if err == nil {
+			o.finish(b, &o.delivered)
+			o.failing.Store(false)
+			o.maybeNotice()
+			return true
+		}
+		o.lastErr.Store(&errorAt{msg: err.Error(), at: time.Now()})
+		o.failing.Store(true)
+		if o.opts.OnError != nil {
+			o.opts.OnError(err)
+		}
+		if o.sendCtx.Err() != nil {
+			return false
+		}
+		if IsPermanent(err) {
+			o.finish(b, &o.dropWrite)
+			return true
+		}
+		// Wait before the next attempt; Close does not cut the wait short (records keep
+		// their chance until the deadline), its deadline does.
+		d := jitter(backoff)
+		if backoff *= 2; backoff > o.opts.RetryMax {
+			backoff = o.opts.RetryMax
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-o.sendCtx.Done():
+			t.Stop()
+			return false
+		case <-o.closeReqIf(!closing):
+			// Close was called during the wait: retry at once, then keep backing off.
+			t.Stop()
+			closing = true
+		}
+	}
+}
+
+// closeReqIf returns the close channel when cond holds, else nil (blocks forever in a select).
+func (o *BufferedOutput) closeReqIf(cond bool) <-chan struct{} {
+	if cond {
+		return o.closeReq
+	}
+	return nil
+}
+
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// finish removes the in-flight batch b and counts its records.
+func (o *BufferedOutput) finish(b *Batch, c *atomic.Uint64) {
+	o.mu.Lock()
+	o.queue = o.queue[1:]
+	o.inFlight = false
+	o.bytes -= len(b.Data)
+	o.records -= b.Records
+	c.Add(uint64(b.Records))
+	o.recycle(b)
+	o.mu.Unlock()
+}
+
+// abandon counts everything still buffered as dropped because of Close.
+func (o *BufferedOutput) abandon() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := o.records
+	o.queue, o.cur, o.inFlight = nil, nil, false
+	o.bytes, o.records = 0, 0
+	if n > 0 {
+		o.dropClosed.Add(uint64(n))
+	}
+}
+
+// maybeNotice writes the drop notice after a delivery, if records were dropped since the last
+// one and the last one is more than a second old.
+func (o *BufferedOutput) maybeNotice() {
+	if o.opts.Notice == nil {
+		return
+	}
+	first := o.droppedFirst.Load()
+	if first == 0 {
+		return
+	}
+	o.noticeMu.Lock()
+	defer o.noticeMu.Unlock()
+	if time.Since(o.lastNotice) < time.Second {
+		return
+	}
+	d := o.drops()
+	n := d.Total() - o.reportedDrops
+	if n == 0 {
+		return
+	}
+	since := time.Unix(0, first).UTC()
+	msg := fmt.Sprintf("vlog: dropped %d records since %s (totals: buffer full %d, oversize %d, write error %d, closed %d)",
+		n, since.Format(time.RFC3339Nano), d.BufferFull, d.Oversize, d.WriteError, d.Closed)
+	rec := o.opts.Notice(nil, slog.LevelWarn, msg,
+		slog.Uint64("vlog_dropped", n),
+		slog.Time("vlog_dropped_since", since),
+		slog.Uint64("vlog_dropped_buffer_full_total", d.BufferFull),
+		slog.Uint64("vlog_dropped_oversize_total", d.Oversize),
+		slog.Uint64("vlog_dropped_write_error_total", d.WriteError),
+		slog.Uint64("vlog_dropped_closed_total", d.Closed),
+	)
+	if _, err := o.enqueue(rec, true); err != nil {
+		return // no room yet: tried again after the next delivery
+	}
+	o.droppedFirst.Store(0)
+	o.reportedDrops = d.Total()
+	o.lastNotice = time.Now()
+}
+
+func (o *BufferedOutput) drops() Drops {
+	return Drops{
+		BufferFull: o.dropFull.Load(),
+		WriteError: o.dropWrite.Load(),
+		Oversize:   o.dropOversize.Load(),
+		Closed:     o.dropClosed.Load(),
+	}
+}
+
+// Close sends what is buffered, by ctx's deadline, then stops the background goroutine and
+// closes the transport. Records still buffered at the deadline, and records written after
+// Close, are dropped and counted as Closed; the error then says how many.
+func (o *BufferedOutput) Close(ctx context.Context) error {
+	o.mu.Lock()
+	if o.closing {
+		o.mu.Unlock()
+		<-o.done
+		return nil
+	}
+	o.closing = true
+	o.mu.Unlock()
+	o.startMu.Do(o.start)
+	before := o.dropClosed.Load()
+	close(o.closeReq)
+	select {
+	case <-o.done:
+	case <-ctx.Done():
+		o.sendCancel()
+		<-o.done
+	}
+	o.sendCancel()
+	err := o.t.Close()
+	if lost := o.dropClosed.Load() - before; lost > 0 {
+		last := ""
+		if e := o.lastErr.Load(); e != nil {
+			last = ": last error: " + e.msg
+		}
+		return fmt.Errorf("vlog: %s: %d records not delivered before the deadline%s", o.t.Name(), lost, last)
+	}
+	return err
+}
+
+// Stats returns the output's counters.
+func (o *BufferedOutput) Stats() Stats {
+	o.mu.Lock()
+	bytes, records, closing := o.bytes, o.records, o.closing
+	o.mu.Unlock()
+	s := Stats{
+		Output:          o.t.Name(),
+		State:           "ok",
+		Enqueued:        o.enqueued.Load(),
+		Delivered:       o.delivered.Load(),
+		Dropped:         o.drops(),
+		Retried:         o.retried.Load(),
+		BufferedBytes:   int64(bytes),
+		BufferedRecords: int64(records),
+	}
+	if e := o.lastErr.Load(); e != nil {
+		s.LastError, s.LastErrorTime = e.msg, e.at
+	}
+	if o.failing.Load() {
+		s.State = "failing"
+	}
+	if closing {
+		s.State = "closed"
+	}
+	return s
+}

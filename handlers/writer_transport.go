@@ -1,0 +1,39 @@
+package handlers
+
+import (
+	"context"
+	"io"
+)
+
+// WriterTransport is a Transport that writes each batch to an io.Writer with one Write call:
+// stdout behind a BufferedOutput, so that a slow or blocked log pipe cannot stall the service.
+// A failed write is retried by the buffer, so a record may appear twice after a partial write.
+type WriterTransport struct {
+	name string
+	w    io.Writer
+}
+
+var _ Transport = (*WriterTransport)(nil)
+
+// NewWriterTransport returns a transport that writes to w; name is reported in Stats.
+func NewWriterTransport(name string, w io.Writer) *WriterTransport {
+	return &WriterTransport{name: name, w: w}
+}
+
+// Send writes b.Data. A Write that blocks cannot be interrupted: ctx is checked before it.
+func (t *WriterTransport) Send(ctx context.Context, b *Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n, err := t.w.Write(b.Data)
+	if err == nil && n < len(b.Data) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// Close does nothing: the writer belongs to the caller.
+func (t *WriterTransport) Close() error { return nil }
+
+// Name returns the name given to NewWriterTransport.
+func (t *WriterTransport) Name() string { return t.name }
