@@ -50,8 +50,8 @@ func (f *fakeTransport) Send(ctx context.Context, b *Batch) error {
 }
 
 func (f *fakeTransport) setFail(fn func(b *Batch) error) { f.fail.Store(&fn) }
-func (f *fakeTransport) Close() error                     { return nil }
-func (f *fakeTransport) Name() string                     { return "fake" }
+func (f *fakeTransport) Close() error                    { return nil }
+func (f *fakeTransport) Name() string                    { return "fake" }
 
 // lines returns the delivered records.
 func (f *fakeTransport) lines() []string {
