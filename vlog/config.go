@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Options configure New and Setup. The zero value (and nil) means: every setting from the
@@ -51,6 +52,17 @@ type Options struct {
 	// Environ is the environment to read, in the form os.Environ returns. Default
 	// os.Environ(). Tests pass their own so they need not touch the process environment.
 	Environ []string
+
+	// ECSMetadataTimeout bounds the read of the ECS task metadata (see ECSMetadata), done
+	// once in New when ECS_CONTAINER_METADATA_URI_V4 is set. Env VLOG_ECS_METADATA_TIMEOUT
+	// (a time.ParseDuration value; "0" disables the lookup); default
+	// DefaultECSMetadataTimeout (1s). A negative value disables the lookup.
+	ECSMetadataTimeout time.Duration
+
+	// StopTimeout is how long the stop started by Logger.StopOnSignal may take, counted from
+	// the signal. Env VLOG_STOP_TIMEOUT (a time.ParseDuration value, > 0); default
+	// DefaultStopTimeout (25s, under ECS's default stopTimeout of 30s).
+	StopTimeout time.Duration
 }
 
 // Environment variables read by New. Every vlog setting is under the VLOG_ prefix except the
@@ -62,12 +74,25 @@ const (
 	EnvLevel     = "VLOG_LEVEL"
 	EnvAddSource = "VLOG_ADD_SOURCE"
 	EnvOutput    = "VLOG_OUTPUT"
+
+	EnvECSMetadataTimeout = "VLOG_ECS_METADATA_TIMEOUT"
+	EnvStopTimeout        = "VLOG_STOP_TIMEOUT"
 )
 
 // knownVLOG lists the VLOG_ variables this version understands. A VLOG_ variable not in the list
 // is a configuration error (most likely a typo), except those under VLOG_TEST_, which belong to
 // the test suites.
-var knownVLOG = []string{EnvLevel, EnvAddSource, EnvOutput}
+var knownVLOG = []string{EnvLevel, EnvAddSource, EnvOutput, EnvECSMetadataTimeout, EnvStopTimeout}
+
+// knownOther lists the variables outside VLOG_ that New reads.
+var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI}
+
+// KnownVariables returns the names of all the environment variables New reads: SERVICE, ENV,
+// VERSION, the VLOG_ settings and the variables set by ECS. A VLOG_ variable not in the list
+// (outside VLOG_TEST_) makes New fail. The slice is a new copy.
+func KnownVariables() []string {
+	return append(slices.Clone(knownOther), knownVLOG...)
+}
 
 // ConfigError reports an invalid setting: the variable (or option), its value, and why.
 type ConfigError struct {
@@ -88,6 +113,11 @@ type config struct {
 	output                string
 	writer                io.Writer
 	fields                []slog.Attr
+
+	// ecs is the ECS task metadata, read at the end of resolve (ecs.go); ecs.meta.Container
+	// is the container name the FireLens tag is built from.
+	ecs         ecsLookup
+	stopTimeout time.Duration
 }
 
 // resolve merges opts over the environment and applies the defaults. It reports every invalid
@@ -176,9 +206,26 @@ func resolve(opts *Options) (*config, error) {
 	if c.writer == nil {
 		c.writer = os.Stdout
 	}
+	ecsTimeout, err := envDuration(opts.ECSMetadataTimeout, env, EnvECSMetadataTimeout, DefaultECSMetadataTimeout)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.stopTimeout, err = envDuration(opts.StopTimeout, env, EnvStopTimeout, DefaultStopTimeout)
+	if err != nil {
+		errs = append(errs, err)
+	} else if c.stopTimeout <= 0 {
+		name := EnvStopTimeout
+		if opts.StopTimeout != 0 {
+			name = "Options.StopTimeout"
+		}
+		errs = append(errs, &ConfigError{Var: name, Value: c.stopTimeout.String(), Reason: "want a positive duration"})
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// Last, once the settings are known to be valid: the only step that may wait (at most
+	// ecsTimeout) on the network.
+	c.ecs = lookupECS(env[EnvECSMetadataURI], ecsTimeout)
 	return c, nil
 }
 

@@ -21,9 +21,12 @@ type Logger struct {
 // Stats are the counters of a Logger's output.
 type Stats = handlers.Stats
 
-// New builds a Logger from opts and the environment (see Options). It never panics and never
-// blocks on the network; an invalid setting makes it return an error that names the variable
-// and the value (several at once, joined, when there are several).
+// New builds a Logger from opts and the environment (see Options). It never panics; an
+// invalid setting makes it return an error that names the variable and the value (several at
+// once, joined, when there are several). It waits on the network only on ECS
+// (ECS_CONTAINER_METADATA_URI_V4 set), to read the task metadata, and for at most
+// Options.ECSMetadataTimeout (1s by default): a failed read never fails New, it leaves the
+// ECS fields out and is reported (see Logger.ECS).
 func New(opts *Options) (*Logger, error) {
 	cfg, err := resolve(opts)
 	if err != nil {
@@ -36,9 +39,11 @@ func New(opts *Options) (*Logger, error) {
 		Service:   cfg.service,
 		Env:       cfg.env,
 		Version:   cfg.version,
-		Metadata:  cfg.fields,
+		Metadata:  append(cfg.ecs.meta.attrs(), cfg.fields...),
 	})
-	return &Logger{Logger: slog.New(h), level: cfg.level, output: out, cfg: cfg}, nil
+	l := &Logger{Logger: slog.New(h), level: cfg.level, output: out, cfg: cfg}
+	l.warnECS()
+	return l, nil
 }
 
 // Setup is New followed by slog.SetDefault: afterwards slog's top-level functions and the

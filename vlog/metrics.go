@@ -1,0 +1,215 @@
+package vlog
+
+import (
+	"errors"
+	"expvar"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// A Logger reports on itself in two forms operators already collect: a Prometheus text
+// exposition (MetricsHandler) and an expvar variable (PublishExpvar). Both are built from the
+// table below, read from one snapshot per request.
+//
+// To add a metric, add a row: a name in Prometheus style (vlog_..., counters end in _total), a
+// help text, the type, the name of its label if it has one sample per label value, and the
+// function that reads its samples from the snapshot (adding to metricSource what it needs).
+
+// metricSource is the snapshot a scrape reads.
+type metricSource struct {
+	stats     Stats
+	ecsErrors int
+}
+
+// metricSource takes the snapshot.
+func (l *Logger) metricSource() *metricSource {
+	return &metricSource{stats: l.Stats(), ecsErrors: l.cfg.ecs.errors}
+}
+
+// sample is one value of a metric; label is the value of the metric's label, "" if it has none.
+type sample struct {
+	label string
+	value float64
+}
+
+type metric struct {
+	name, help, kind string
+	// label names the metric's label; "" for a metric with one unlabeled sample.
+	label   string
+	samples func(*metricSource) []sample
+}
+
+const (
+	counter = "counter"
+	gauge   = "gauge"
+)
+
+// one adapts a single-valued reader.
+func one[T uint64 | int64 | int](f func(*metricSource) T) func(*metricSource) []sample {
+	return func(s *metricSource) []sample { return []sample{{value: float64(f(s))}} }
+}
+
+var metrics = []metric{
+	{name: "vlog_records_enqueued_total", kind: counter,
+		help:    "Records given to the output.",
+		samples: one(func(s *metricSource) uint64 { return s.stats.Enqueued })},
+	{name: "vlog_records_delivered_total", kind: counter,
+		help:    "Records written to the destination without error.",
+		samples: one(func(s *metricSource) uint64 { return s.stats.Delivered })},
+	{name: "vlog_records_dropped_total", kind: counter, label: "reason",
+		help: "Records given up, by reason: buffer_full (no room in the buffer), write_error (the destination failed the write), oversize (larger than the destination accepts), closed (after Close or past its deadline).",
+		samples: func(s *metricSource) []sample {
+			d := s.stats.Dropped
+			return []sample{
+				{"buffer_full", float64(d.BufferFull)},
+				{"write_error", float64(d.WriteError)},
+				{"oversize", float64(d.Oversize)},
+				{"closed", float64(d.Closed)},
+			}
+		}},
+	{name: "vlog_retries_total", kind: counter,
+		help:    "Attempts to deliver records again after a failure.",
+		samples: one(func(s *metricSource) uint64 { return s.stats.Retried })},
+	{name: "vlog_buffer_bytes", kind: gauge,
+		help:    "Bytes of records waiting in the output's buffer.",
+		samples: one(func(s *metricSource) int64 { return s.stats.BufferedBytes })},
+	{name: "vlog_buffer_records", kind: gauge,
+		help:    "Records waiting in the output's buffer.",
+		samples: one(func(s *metricSource) int64 { return s.stats.BufferedRecords })},
+	{name: "vlog_output_failing", kind: gauge,
+		help: "1 while the output's last delivery failed, else 0.",
+		samples: one(func(s *metricSource) int {
+			if s.stats.State == "failing" {
+				return 1
+			}
+			return 0
+		})},
+	{name: "vlog_ecs_metadata_errors_total", kind: counter,
+		help:    "Failures to read the ECS task metadata at setup (the records lack the fields that could not be read).",
+		samples: one(func(s *metricSource) int { return s.ecsErrors })},
+}
+
+// PrometheusContentType is the content type of MetricsHandler's answers: the Prometheus text
+// exposition format, version 0.0.4.
+const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// MetricsHandler returns a handler that answers GET and HEAD with the Logger's counters in the
+// Prometheus text exposition format 0.0.4, for a scraper (Prometheus, vmagent, the CloudWatch
+// agent, the ADOT collector):
+//
+//	vlog_records_enqueued_total, vlog_records_delivered_total, vlog_records_dropped_total{reason},
+//	vlog_retries_total, vlog_buffer_bytes, vlog_buffer_records, vlog_output_failing,
+//	vlog_ecs_metadata_errors_total
+//
+// The counters start at zero when the Logger is created. Mount it on the service's mux, for
+// instance at "GET /metrics"; other methods are answered 405.
+func (l *Logger) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		b := appendExposition(make([]byte, 0, 2048), l.metricSource())
+		w.Header().Set("Content-Type", PrometheusContentType)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+	})
+}
+
+// appendExposition appends the text exposition of every metric.
+func appendExposition(b []byte, src *metricSource) []byte {
+	for _, m := range metrics {
+		b = append(b, "# HELP "...)
+		b = append(b, m.name...)
+		b = append(b, ' ')
+		b = appendEscaped(b, m.help, false)
+		b = append(b, "\n# TYPE "...)
+		b = append(b, m.name...)
+		b = append(b, ' ')
+		b = append(b, m.kind...)
+		b = append(b, '\n')
+		for _, s := range m.samples(src) {
+			b = append(b, m.name...)
+			if m.label != "" {
+				b = append(b, '{')
+				b = append(b, m.label...)
+				b = append(b, '=', '"')
+				b = appendEscaped(b, s.label, true)
+				b = append(b, '"', '}')
+			}
+			b = append(b, ' ')
+			b = strconv.AppendFloat(b, s.value, 'f', -1, 64)
+			b = append(b, '\n')
+		}
+	}
+	return b
+}
+
+// appendEscaped escapes a help text (backslash, newline) or a label value (also '"').
+func appendEscaped(b []byte, s string, quote bool) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, `\\`...)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '"' && quote:
+			b = append(b, `\"`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// expvarMu serializes PublishExpvar's check-then-publish on the process-wide expvar registry.
+var expvarMu sync.Mutex
+
+// PublishExpvar publishes the Logger's counters as the expvar variable name, so that they
+// appear in /debug/vars (served by the expvar package on http.DefaultServeMux) as one JSON
+// object: "output", "state" and "last_error" from Stats, and one key per metric of
+// MetricsHandler without the "vlog_" prefix ("records_enqueued_total": 12, ...;
+// "records_dropped_total": {"buffer_full": 0, ...}). The value is read at each request.
+//
+// Nothing is published unless this is called. expvar names are process-wide and cannot be
+// removed: publishing a name that is already taken returns an error (expvar.Publish would
+// panic) and changes nothing.
+func (l *Logger) PublishExpvar(name string) error {
+	if name == "" {
+		return errors.New("vlog: PublishExpvar: empty name")
+	}
+	expvarMu.Lock()
+	defer expvarMu.Unlock()
+	if expvar.Get(name) != nil {
+		return errors.New("vlog: PublishExpvar: expvar " + strconv.Quote(name) + " is already published")
+	}
+	expvar.Publish(name, expvar.Func(func() any { return expvarValue(l.metricSource()) }))
+	return nil
+}
+
+// expvarValue returns the JSON-ready form of a snapshot.
+func expvarValue(src *metricSource) map[string]any {
+	v := map[string]any{
+		"output":     src.stats.Output,
+		"state":      src.stats.State,
+		"last_error": src.stats.LastError,
+	}
+	for _, m := range metrics {
+		key := strings.TrimPrefix(m.name, "vlog_")
+		samples := m.samples(src)
+		if m.label == "" {
+			v[key] = samples[0].value
+			continue
+		}
+		byLabel := make(map[string]float64, len(samples))
+		for _, s := range samples {
+			byLabel[s.label] = s.value
+		}
+		v[key] = byLabel
+	}
+	return v
+}
