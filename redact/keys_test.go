@@ -1,0 +1,114 @@
+package redact_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"go.vlog.dev/redact"
+)
+
+func TestIsSecretKey(t *testing.T) {
+	r := mustNew(t, nil)
+	f := func(key string, want bool) {
+		t.Helper()
+		require.Equal(t, want, r.IsSecretKey(key), key)
+	}
+
+	// The built-in names, whole.
+	for _, k := range []string{
+		"password", "passwd", "pwd", "passphrase", "secret", "token", "access_token",
+		"refresh_token", "id_token", "api_key", "apikey", "authorization",
+		"proxy-authorization", "cookie", "set-cookie", "session", "session_id", "private_key",
+		"client_secret", "credentials", "credential", "secret_key", "secret_access_key",
+		"signature", "sig", "passwords", "secrets", "cookies",
+	} {
+		f(k, true)
+	}
+	// Case and separator variants, and suffixes.
+	f("Password", true)
+	f("PASSWORD", true)
+	f("X-Api-Key", true)
+	f("x_api_key", true)
+	f("apiKey", true)
+	f("API_KEY", true)
+	f("api.key", true)
+	f("Api Key", true)
+	f("db_password", true)
+	f("DB.Password", true)
+	f("githubToken", true)
+	f("GITHUB_TOKEN", true)
+	f("x-amz-security-token", true)
+	f("X-Amz-Signature", true)
+	f("Authorization", true)
+	f("Proxy-Authorization", true)
+	f("Set-Cookie", true)
+	f("sessionId", true)
+	f("SESSION_ID", true)
+	f("aws_secret_access_key", true)
+	f("AWS_SECRET_ACCESS_KEY", true)
+	f("clientSecret", true)
+	f("oauth.client_secret", true)
+	f("sshPrivateKey", true)
+	f(strings.Repeat("x", 200)+"_password", true)
+
+	// Look-alikes.
+	f("", false)
+	f("token_count", false)
+	f("tokens", false)
+	f("max_tokens", false)
+	f("tokenizer", false)
+	f("secret_santa", false)
+	f("session_count", false)
+	f("session_start", false)
+	f("password_reset_required", false)
+	f("password_hash_algo", false)
+	f("user", false)
+	f("user_id", false)
+	f("msg", false)
+	f("key", false)
+	f("id", false)
+	f("authorized", false)
+	f("credit", false)
+	f("pw", false)
+	f("sign", false)
+	f(strings.Repeat("password", 20)+"x", false)
+}
+
+func TestIsSecretKeyOptions(t *testing.T) {
+	r := mustNew(t, &redact.Options{
+		Keys:       []string{"ssn", "X-Internal-Auth"},
+		IgnoreKeys: []string{"token", "page_token", "Session-ID"},
+	})
+	f := func(key string, want bool) {
+		t.Helper()
+		require.Equal(t, want, r.IsSecretKey(key), key)
+	}
+	f("ssn", true)
+	f("user_ssn", true)
+	f("x_internal_auth", true)
+	f("xInternalAuth", true)
+	f("token", false)
+	f("github_token", false)    // "token" is no longer a suffix
+	f("access_token", true)     // still a built-in name
+	f("page_token", false)      // ignored exactly
+	f("next_page_token", false) // no remaining name is a suffix
+	f("sessionId", false)
+	f("session", true)
+	f("password", true)
+
+	// Ignoring a name exempts that key even where another name would match it.
+	r = mustNew(t, &redact.Options{IgnoreKeys: []string{"next_page_token"}})
+	require.False(t, r.IsSecretKey("NextPageToken"))
+	require.True(t, r.IsSecretKey("page_token"))
+	require.True(t, r.IsSecretKey("token"))
+}
+
+func TestIsSecretKeyAllocs(t *testing.T) {
+	r := mustNew(t, nil)
+	for _, k := range []string{"user_id", "X-Api-Key", "password", strings.Repeat("k", 100)} {
+		wantAllocs(t, 0, func() { r.IsSecretKey(k) })
+	}
+	require.Empty(t, r.Counts(), "IsSecretKey counts nothing")
+}
