@@ -83,7 +83,8 @@ func (r *Redactor) attr(a slog.Attr, masked bool) (slog.Attr, bool) {
 			return slog.String(a.Key, r.cardMask(n)), true
 		}
 	case slog.KindGroup:
-		return r.group(a.Key, v, false)
+		na, ok := r.group(a.Key, v, false)
+		return na, ok || changed
 	case slog.KindAny:
 		if nv, ok := r.anyValue(v.Any()); ok {
 			return slog.Attr{Key: a.Key, Value: nv}, true
@@ -111,7 +112,7 @@ func (r *Redactor) group(key string, v slog.Value, masked bool) (slog.Attr, bool
 		out[i] = nm
 	}
 	if out == nil {
-		return slog.Attr{Key: key, Value: v}, v.Kind() != slog.KindGroup
+		return slog.Attr{Key: key, Value: v}, false
 	}
 	return slog.Attr{Key: key, Value: slog.GroupValue(out...)}, true
 }

@@ -63,8 +63,9 @@
 //     "scheme://user:[REDACTED]@host";
 //   - "key_value": the value of a pair whose key is a secret key name, in the forms
 //     password=v, password: v, "password":"v", password='v', escaped JSON (\"password\":\"v\"),
-//     query parameters (?access_token=v&sig=v), and connection strings (Password=v w;), where
-//     the value ends at ';';
+//     query parameters (?access_token=v&sig=v), connection strings (Password=v w;), where
+//     the value ends at ';', and JSON-like objects and arrays ("credentials":{...}), whose
+//     content is masked up to the closing bracket;
 //   - "card": payment card numbers, 13 to 19 digits, contiguous or in groups separated by single
 //     spaces or dashes, which pass the Luhn check and start with the prefix of a card network
 //     issuing numbers of that length. Numbers inside a longer run of letters, digits or
@@ -100,6 +101,8 @@
 //   - Unquoted key=value values end at a blank or one of &;,"'`<>)]}\ so a password containing
 //     one of those is masked only up to it; quote values, or log them under a secret key.
 //   - "key: value" pairs are found in prose too: "invalid password: too short" masks "too".
+//   - In JSON-like text, brackets inside escaped strings (\"}\") can end a masked object early;
+//     use AppendJSON for JSON.
 //   - Suffix matching over-catches keys that merely end like a name ("possession" ends with
 //     "session", "has_signature" with "signature"); use IgnoreKeys.
 //   - A Luhn-valid 13-19 digit number starting with 2-6 is masked as a card even if it is an

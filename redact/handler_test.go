@@ -243,3 +243,34 @@ func TestHandlerSlogtest(t *testing.T) {
 		return m
 	})
 }
+
+func TestReplaceAttrGroups(t *testing.T) {
+	r := mustNew(t, nil)
+	f := func(groups []string, a slog.Attr, want string) {
+		t.Helper()
+		got := r.ReplaceAttr(groups, a)
+		require.Equal(t, want, got.String())
+	}
+	f(nil, slog.Group("db", "host", "h", "password", "p"), "db=[host=h password=[REDACTED]]")
+	f(nil, slog.Group("credentials", "user", "u", "n", 1), "credentials=[REDACTED]")
+	f([]string{"auth", "credentials"}, slog.String("user", "u"), "user=[REDACTED]")
+	f([]string{"a"}, slog.Group("", "token", "t", "x", "y"), "=[token=[REDACTED] x=y]")
+	f([]string{"secret"}, slog.Group("", "x", "y"), "=[x=[REDACTED]]")
+	f(nil, slog.Any("lazy", lazyToken{"t"}), "lazy=[kind=lazy access_token=[REDACTED]]")
+	f(nil, slog.Int64("pan", 4111111111111111), "pan=[REDACTED]")
+	f(nil, slog.Uint64("pan", 5555555555554444), "pan=[REDACTED]")
+	f(nil, slog.Int64("id", 4111111111111112), "id=4111111111111112")
+	f(nil, slog.Any("u", url.URL{Scheme: "https", Host: "h", User: url.UserPassword("u", "p")}), "u=https://u:[REDACTED]@h")
+	f(nil, slog.Any("u", &url.URL{Scheme: "https", Host: "h", Path: "/x"}), "u=https://h/x")
+}
+
+func TestHandlerWithAttrsGroups(t *testing.T) {
+	var buf bytes.Buffer
+	h := redact.NewHandler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)
+	logger := slog.New(h).
+		With(slog.Group("db", "host", "h", "password", "S3CR3T-1")).
+		WithGroup("secrets").
+		With("a", "S3CR3T-2", slog.Group("g", "b", "S3CR3T-3"))
+	logger.Info("m", "c", "S3CR3T-4")
+	require.Equal(t, `{"level":"INFO","msg":"m","db":{"host":"h","password":"[REDACTED]"},"secrets":{"a":"[REDACTED]","g":"[REDACTED]","c":"[REDACTED]"}}`+"\n", buf.String())
+}

@@ -145,6 +145,11 @@ func runEnd(s string, i int, class *[256]bool) int {
 	return i
 }
 
+// hasSuffixFold reports whether s ends with the lowercase ASCII suffix, ignoring ASCII case.
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && hasPrefixFold(s[len(s)-len(suffix):], suffix)
+}
+
 // hasPrefixFold reports whether s starts with the lowercase ASCII prefix, ignoring ASCII case.
 func hasPrefixFold(s, prefix string) bool {
 	if len(s) < len(prefix) {
@@ -439,8 +444,10 @@ func (sc *scanner) urlPassword(a int) (match, bool) {
 // disabling rule "key"). Unquoted values end at a blank or one of &;,"'`<>)]}\, or, after a
 // key preceded by ';' (connection strings), at ';' or the end of the line, or, after a key
 // preceded by '?' or '&' (query parameters), also at '#'; quoted ones at the closing quote (or
-// the end of s). An unquoted value starting with "Bearer " or "Basic "
-// is left to those rules, which keep the scheme word.
+// the end of s); a JSON-like object or array at its closing bracket (or the end of s), so
+// that its content is masked. In an unquoted value starting with "Bearer " or "Basic ", or with any word
+// and a blank under a key ending with "authorization", that first word is an authentication
+// scheme and stays.
 func (sc *scanner) keyValue(i int) (match, bool) {
 	s, r := sc.s, sc.r
 	// Not an assignment: "==", "!=", "<=", ">=", ":=", "=>", "::".
@@ -506,12 +513,35 @@ func (sc *scanner) keyValue(i int) (match, bool) {
 		} else {
 			end = len(s)
 		}
+	case q == '{' || q == '[' && v+1 < len(s) && strings.IndexByte("{[\"]0123456789 ", s[v+1]) >= 0:
+		// An object or array in JSON-like text: what is between the brackets.
+		start = v + 1
+		end = closeBracket(s, v)
 	default:
-		if hasPrefixFold(s[v:], "bearer ") || hasPrefixFold(s[v:], "basic ") {
-			return match{}, false
-		}
 		start = v
 		end = v
+		// An authentication scheme and credentials ("Bearer <token>", or any "<scheme> <x>"
+		// under an authorization key): the scheme stays. The bearer and basic rules are tried
+		// first, to count under their names.
+		bearer, basic := hasPrefixFold(s[v:], "bearer "), hasPrefixFold(s[v:], "basic ")
+		if bearer || basic || hasSuffixFold(s[k:j], "authorization") {
+			if w := runEnd(s, v, &isWord); w > v && w+1 < len(s) && s[w] == ' ' {
+				if bearer && r.on(ruleBearer) {
+					if m, ok := sc.bearer(w); ok {
+						return m, true
+					}
+				} else if basic && r.on(ruleBasic) {
+					if m, ok := sc.basic(w); ok {
+						return m, true
+					}
+				}
+				start = w
+				for start < len(s) && isSpace(s[start]) {
+					start++
+				}
+				end = start
+			}
+		}
 		if k > 0 && s[k-1] == ';' {
 			// A connection string ("Server=h;Password=p w;"): the value ends at ';'.
 			for end < len(s) && s[end] != ';' && s[end] != '\n' && s[end] != '\r' {
@@ -537,6 +567,32 @@ func (sc *scanner) keyValue(i int) (match, bool) {
 		return match{}, false
 	}
 	return match{start, end, ruleKeyValue}, true
+}
+
+// closeBracket returns the index of the bracket that closes the one at i, skipping quoted
+// strings and escaped bytes, or len(s) if there is none.
+func closeBracket(s string, i int) int {
+	depth := 0
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return len(s)
 }
 
 // pem matches the body of a PEM private key block: what lies between

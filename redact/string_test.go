@@ -97,6 +97,15 @@ func TestStringRules(t *testing.T) {
 	f("key_value", "githubToken=`tok`", "githubToken=`[REDACTED]`")
 	f("key_value", "https://blob.core.windows.net/c/b?sv=2021&sig=abcDEF%2Bxyz%3D", "https://blob.core.windows.net/c/b?sv=2021&sig=[REDACTED]")
 	f("key_value", `session_id="unterminated`, `session_id="[REDACTED]`)
+	f("key_value", "Authorization: Basic not-base64!", "Authorization: Basic [REDACTED]")
+	f("key_value", "proxy-authorization=Token abc123 next", "proxy-authorization=Token [REDACTED] next")
+	f("key_value", "authorization: bearer short", "authorization: bearer [REDACTED]")
+	f("key_value", `"Authorization":"Bearer abc"`, `"Authorization":"[REDACTED]"`)
+	f("key_value", "Cookie: sid=abc123; theme=dark", "Cookie: [REDACTED]; theme=dark")
+	f("key_value", `{"credentials":{"user":"bob","pass":"x"},"tokens":["a"],"secret":["b"]}`, `{"credentials":{[REDACTED]},"tokens":["a"],"secret":[[REDACTED]]}`)
+	f("key_value", `{\"token\":{\"a\":\"b\"}} rest`, `{\"token\":{[REDACTED]}} rest`)
+	f("key_value", `secrets: {"a": [1, 2], "b": "]"`, `secrets: {[REDACTED]`)
+	f("key_value", "password=[hunter2]", "password=[REDACTED]]")
 
 	f("card", "4111111111111111", "[REDACTED]")
 	f("card", "paid with 4111 1111 1111 1111, thanks", "paid with [REDACTED], thanks")
@@ -291,4 +300,25 @@ func TestNewErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = redact.New(&redact.Options{})
 	require.NoError(t, err)
+}
+
+func TestConcurrent(t *testing.T) {
+	r := mustNew(t, &redact.Options{HashKey: []byte("0123456789abcdef")})
+	const workers, n = 8, 200
+	done := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < n; i++ {
+				r.String("password=hunter2 card 4111111111111111")
+				r.AppendJSON(nil, []byte(`{"token":"x"}`))
+				r.IsSecretKey("api_key")
+				_ = r.Counts()
+			}
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+	require.Equal(t, map[string]uint64{"key_value": workers * n, "card": workers * n, "key": workers * n}, r.Counts())
 }
