@@ -23,8 +23,28 @@ const maxKeyLen = 64
 // keySet matches keys against normalized names by suffix, with exact exemptions.
 type keySet struct {
 	byLast [256][]string // normalized names by their last byte
+	maxLen [256]int      // length of the longest name by last byte
+	pairs  [1024]uint64  // bit set of the last two bytes of names with 2 bytes or more
+	short  [256]bool     // names of 1 byte, by that byte
 	ignore []string      // normalized names that are never secret
-	minLen int           // length of the shortest name
+}
+
+// Normalization tables: isKeySep marks the bytes normalization drops, lower lowercases ASCII.
+var (
+	isKeySep [256]bool
+	lower    [256]byte
+)
+
+func init() {
+	for c := 0; c < 256; c++ {
+		lower[c] = byte(c)
+		if c >= 'A' && c <= 'Z' {
+			lower[c] = byte(c) + 'a' - 'A'
+		}
+	}
+	for _, c := range []byte("-_. ") {
+		isKeySep[c] = true
+	}
 }
 
 // normalize lowercases ASCII letters and drops '-', '_', '.' and ' '.
@@ -67,8 +87,12 @@ func newKeySet(keys, ignore []string) (keySet, error) {
 		seen[n] = true
 		last := n[len(n)-1]
 		ks.byLast[last] = append(ks.byLast[last], n)
-		if ks.minLen == 0 || len(n) < ks.minLen {
-			ks.minLen = len(n)
+		ks.maxLen[last] = max(ks.maxLen[last], len(n))
+		if len(n) == 1 {
+			ks.short[last] = true
+		} else {
+			p := uint(n[len(n)-2])<<8 | uint(last)
+			ks.pairs[p/64] |= 1 << (p % 64)
 		}
 	}
 	for _, k := range builtinKeys {
@@ -89,71 +113,80 @@ func newKeySet(keys, ignore []string) (keySet, error) {
 		}
 		add(n)
 	}
-	if ks.minLen == 0 {
-		ks.minLen = maxKeyLen + 1 // every name ignored: nothing matches
-	}
 	return ks, nil
 }
 
-// match reports whether key is secret. It normalizes the tail of key, backwards, into a stack
-// buffer, so it does not allocate.
+// match reports whether key is secret. It rejects most keys by their last two significant
+// bytes, then normalizes, backwards into a stack buffer, only as many bytes as the longest name with
+// that last byte has; so it does not allocate.
 func (ks *keySet) match(key string) bool {
-	// Most keys are rejected by their last significant byte alone.
 	i := len(key) - 1
-	for i >= 0 && (key[i] == '-' || key[i] == '_' || key[i] == '.' || key[i] == ' ') {
+	for i >= 0 && isKeySep[key[i]] {
 		i--
 	}
-	if i < 0 || !ks.lastByte(key[i]) {
+	if i < 0 {
 		return false
+	}
+	last := lower[key[i]]
+	names := ks.byLast[last]
+	if names == nil {
+		return false
+	}
+	if !ks.short[last] {
+		j := i - 1
+		for j >= 0 && isKeySep[key[j]] {
+			j--
+		}
+		if j < 0 {
+			return false
+		}
+		p := uint(lower[key[j]])<<8 | uint(last)
+		if ks.pairs[p/64]&(1<<(p%64)) == 0 {
+			return false
+		}
 	}
 	var buf [maxKeyLen]byte
 	n := 0
-	whole := true // buf holds the whole normalized key
-	for ; i >= 0; i-- {
-		c := key[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		} else if c == '-' || c == '_' || c == '.' || c == ' ' {
-			continue
+	for limit := ks.maxLen[last]; i >= 0 && n < limit; i-- {
+		if c := key[i]; !isKeySep[c] {
+			n++
+			buf[maxKeyLen-n] = lower[c]
 		}
-		if n == maxKeyLen {
-			whole = false
-			break
-		}
-		n++
-		buf[maxKeyLen-n] = c
-	}
-	if n < ks.minLen {
-		return false
 	}
 	norm := buf[maxKeyLen-n:]
-	hit := false
-	for _, name := range ks.byLast[norm[n-1]] {
+	for _, name := range names {
 		if len(name) <= n && string(norm[n-len(name):]) == name {
-			hit = true
-			break
+			return len(ks.ignore) == 0 || !ks.ignored(key)
 		}
 	}
-	if !hit {
-		return false
-	}
-	if whole {
-		for _, ig := range ks.ignore {
-			if string(norm) == ig {
-				return false
+	return false
+}
+
+// ignored reports whether the normalized key equals an ignored name.
+func (ks *keySet) ignored(key string) bool {
+	var buf [maxKeyLen]byte
+	n := 0
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; !isKeySep[c] {
+			if n == maxKeyLen {
+				return false // longer than any name
 			}
+			buf[n] = lower[c]
+			n++
 		}
 	}
-	return true
+	for _, ig := range ks.ignore {
+		if string(buf[:n]) == ig {
+			return true
+		}
+	}
+	return false
 }
 
 // lastByte reports whether a normalized key ending with the byte c (not yet lowercased) can be
 // secret.
 func (ks *keySet) lastByte(c byte) bool {
-	if c >= 'A' && c <= 'Z' {
-		c += 'a' - 'A'
-	}
-	return ks.byLast[c] != nil
+	return ks.byLast[lower[c]] != nil
 }
 
 // IsSecretKey reports whether values under key are secret: whether key, normalized (ASCII

@@ -98,6 +98,12 @@ func TestIsSecretKeyOptions(t *testing.T) {
 	f("session", true)
 	f("password", true)
 
+	// A one-byte name.
+	r = mustNew(t, &redact.Options{Keys: []string{"Q"}})
+	require.True(t, r.IsSecretKey("q"))
+	require.True(t, r.IsSecretKey("a_q"))
+	require.False(t, r.IsSecretKey("qa"))
+
 	// Ignoring a name exempts that key even where another name would match it.
 	r = mustNew(t, &redact.Options{IgnoreKeys: []string{"next_page_token"}})
 	require.False(t, r.IsSecretKey("NextPageToken"))

@@ -36,7 +36,7 @@ func init() {
 // rules), and whether it replaced anything; it counts each replacement by rule. When nothing
 // matches it returns s itself and false without allocating. Only the secret part of a match is
 // replaced: "password=hunter2" becomes "password=[REDACTED]", "Bearer <token>" keeps "Bearer".
-// Replacements start and end at ASCII bytes, so valid UTF-8 stays valid.
+// Replacements never split a UTF-8 sequence, so valid UTF-8 stays valid.
 func (r *Redactor) String(s string) (string, bool) {
 	sc := scanner{r: r, s: s}
 	m, ok := sc.next(0)
