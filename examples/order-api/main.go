@@ -17,8 +17,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"go.vlog.dev/vlog"
@@ -37,14 +35,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// Runs last: delivers what is still buffered, within a deadline under ECS's 30 s stopTimeout.
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := logger.Close(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "order-api: closing the logger:", err)
-		}
-	}()
+	// ctx ends on SIGTERM (ECS stopping the task) or SIGINT; stop drains the HTTP server, then
+	// delivers what the logger still holds, within VLOG_STOP_TIMEOUT (25s, under ECS's 30s).
+	ctx, stop := logger.StopOnSignal(context.Background())
+	defer stop() // on early returns too
 
 	port := os.Getenv("PORT")
 	if port == "" {
@@ -54,16 +48,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
+	mux := http.NewServeMux()
+	mux.Handle("/", newServer(logger.Logger, newStore()))
+	mux.Handle("GET /metrics", logger.MetricsHandler()) // vlog's own counters, Prometheus format
 	srv := &http.Server{
-		Handler:           newServer(logger.Logger, newStore()),
+		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	slog.Info("order-api listening", "addr", ln.Addr().String())
+	slog.Info("order-api listening", "addr", ln.Addr().String(), "output", logger.Output())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -72,16 +65,10 @@ func run() error {
 		return err
 	case <-ctx.Done():
 	}
-	slog.Info("shutting down", "reason", "signal")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		slog.Error("shutdown", "err", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	st := logger.Stats()
+	slog.Info("order-api stopping", "records", st.Enqueued, "dropped", st.Dropped.Total())
+	if err := stop(srv.Shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	st := logger.Stats()
-	slog.Info("stopped", "records", st.Enqueued, "dropped", st.Dropped.Total())
 	return nil
 }
