@@ -1,0 +1,702 @@
+package handlers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// fwdMsg is one forward message as the test server decoded it.
+type fwdMsg struct {
+	tag        string
+	mode       string // "packed" (the only mode the transport sends)
+	size       int    // the size option, -1 if absent
+	chunk      string
+	compressed string
+	entries    []fwdEntry
+	binLen     int // length of the bin as received
+	plainLen   int // length of the entries after decompression
+}
+
+type fwdEntry struct {
+	sec, nsec uint32
+	rec       map[string]any
+}
+
+// fwdServer is a small forward-protocol server for the framing tests: it decodes
+// PackedForward messages strictly and answers acks according to its mode.
+type fwdServer struct {
+	t    *testing.T
+	ln   net.Listener
+	mode string // "ack" (answer acks), "noack" (never answer), "wrongack", "noread" (accept, never read), "close" (close after reading one message)
+
+	mu    sync.Mutex
+	msgs  []fwdMsg
+	conns []net.Conn
+	errs  []error
+	wg    sync.WaitGroup
+}
+
+func newFwdServer(t *testing.T, network, addr, mode string) *fwdServer {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fwdServer{t: t, ln: ln, mode: mode}
+	s.wg.Add(1)
+	go s.accept()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *fwdServer) addr() string { return s.ln.Addr().String() }
+
+func (s *fwdServer) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+		if s.mode == "noread" {
+			continue
+		}
+		s.wg.Add(1)
+		go s.serve(c)
+	}
+}
+
+// stop closes the listener and every connection and waits for the goroutines.
+func (s *fwdServer) stop() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *fwdServer) messages() []fwdMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]fwdMsg(nil), s.msgs...)
+}
+
+func (s *fwdServer) records() []map[string]any {
+	var out []map[string]any
+	for _, m := range s.messages() {
+		for _, e := range m.entries {
+			out = append(out, e.rec)
+		}
+	}
+	return out
+}
+
+// waitRecords waits (up to 5s) until the server decoded n records: without acks, Send returns
+// before the server has read them.
+func (s *fwdServer) waitRecords(n int) {
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.records()) < n && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// asInt returns an integer decoded from msgpack (int64 or, from 128 up, uint64), -1 otherwise.
+func asInt(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case uint64:
+		return int64(v)
+	}
+	return -1
+}
+
+func (s *fwdServer) fail(err error) {
+	s.mu.Lock()
+	s.errs = append(s.errs, err)
+	s.mu.Unlock()
+}
+
+func (s *fwdServer) checkErrors() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, err := range s.errs {
+		s.t.Error("server:", err)
+	}
+}
+
+func (s *fwdServer) serve(c net.Conn) {
+	defer s.wg.Done()
+	defer c.Close()
+	r := msgp.NewReader(c)
+	for {
+		m, err := readFwdMsg(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+				s.fail(err)
+			}
+			return
+		}
+		s.mu.Lock()
+		s.msgs = append(s.msgs, m)
+		s.mu.Unlock()
+		switch s.mode {
+		case "ack":
+			if m.chunk != "" {
+				ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), m.chunk)
+				if _, err := c.Write(ack); err != nil {
+					return
+				}
+			}
+		case "wrongack":
+			ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "nope")
+			_, _ = c.Write(ack)
+		case "close":
+			return
+		}
+	}
+}
+
+// readFwdMsg reads one PackedForward message strictly: [tag, bin, options].
+func readFwdMsg(r *msgp.Reader) (fwdMsg, error) {
+	m := fwdMsg{size: -1, mode: "packed"}
+	n, err := r.ReadArrayHeader()
+	if err != nil {
+		return m, err
+	}
+	if n != 3 {
+		return m, fmt.Errorf("message of %d elements, want 3", n)
+	}
+	if m.tag, err = r.ReadString(); err != nil {
+		return m, fmt.Errorf("tag: %w", err)
+	}
+	if typ, _ := r.NextType(); typ != msgp.BinType {
+		return m, fmt.Errorf("entries of type %v, want bin (PackedForward)", typ)
+	}
+	bin, err := r.ReadBytes(nil)
+	if err != nil {
+		return m, fmt.Errorf("entries: %w", err)
+	}
+	m.binLen = len(bin)
+	no, err := r.ReadMapHeader()
+	if err != nil {
+		return m, fmt.Errorf("options: %w", err)
+	}
+	for range no {
+		k, err := r.ReadString()
+		if err != nil {
+			return m, err
+		}
+		switch k {
+		case "size":
+			if m.size, err = r.ReadInt(); err != nil {
+				return m, err
+			}
+		case "chunk":
+			if m.chunk, err = r.ReadString(); err != nil {
+				return m, err
+			}
+		case "compressed":
+			if m.compressed, err = r.ReadString(); err != nil {
+				return m, err
+			}
+		default:
+			return m, fmt.Errorf("unknown option %q", k)
+		}
+	}
+	if m.compressed == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(bin))
+		if err != nil {
+			return m, err
+		}
+		if bin, err = io.ReadAll(zr); err != nil {
+			return m, err
+		}
+	} else if m.compressed != "" {
+		return m, fmt.Errorf("compressed %q", m.compressed)
+	}
+	m.plainLen = len(bin)
+	for len(bin) > 0 {
+		var e fwdEntry
+		if len(bin) < 11 || bin[0] != 0x92 || bin[1] != 0xd7 || bin[2] != 0 {
+			return m, fmt.Errorf("entry does not start with [EventTime: % x", bin[:min(len(bin), 11)])
+		}
+		e.sec, e.nsec = binary.BigEndian.Uint32(bin[3:]), binary.BigEndian.Uint32(bin[7:])
+		v, rest, err := decodeMsgpack(bin[11:])
+		if err != nil {
+			return m, fmt.Errorf("record: %w", err)
+		}
+		rec, ok := v.(map[string]any)
+		if !ok {
+			return m, fmt.Errorf("record of type %T", v)
+		}
+		e.rec, bin = rec, rest
+		m.entries = append(m.entries, e)
+	}
+	if m.size != len(m.entries) {
+		return m, fmt.Errorf("size option %d, %d entries", m.size, len(m.entries))
+	}
+	return m, nil
+}
+
+// lines makes a batch of n JSON records with a sequence number and a fixed time.
+func lines(n, pad int) *Batch {
+	var b Batch
+	for i := range n {
+		b.Data = fmt.Appendf(b.Data, `{"event_time":"2026-11-22T02:55:54.%09dZ","level":"info","msg":"m","seq":%d,"pad":"%s"}`+"\n",
+			i, i, strings.Repeat("x", pad))
+		b.Records++
+	}
+	b.Seq = 7
+	return &b
+}
+
+func newTestForward(t *testing.T, o ForwardOptions) *ForwardTransport {
+	t.Helper()
+	tr, err := NewForwardTransport(&o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr
+}
+
+func TestForwardFraming(t *testing.T) {
+	for _, comp := range []string{"none", "gzip"} {
+		t.Run(comp, func(t *testing.T) {
+			s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
+			tr := newTestForward(t, ForwardOptions{Address: s.addr(), Tag: "app-firelens-123", Compression: comp})
+			b := lines(3, 10)
+			b.Data = append(b.Data, "not json\n"...)
+			b.Data = append(b.Data, `{"event_time":"bad","n":-5,"f":1.5,"o":{"a":[true,null]}}`+"\n"...)
+			b.Records += 2
+			before := time.Now()
+			if err := tr.Send(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			s.stop()
+			s.checkErrors()
+			msgs := s.messages()
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages, want 1", len(msgs))
+			}
+			m := msgs[0]
+			if m.tag != "app-firelens-123" || m.size != 5 || (comp == "gzip") != (m.compressed == "gzip") {
+				t.Errorf("tag %q size %d compressed %q", m.tag, m.size, m.compressed)
+			}
+			id, err := base64.StdEncoding.DecodeString(m.chunk)
+			if err != nil || len(id) != 18 || !bytes.Equal(id[:8], tr.prefix[:]) ||
+				binary.BigEndian.Uint64(id[8:]) != 7 || binary.BigEndian.Uint16(id[16:]) != 0 {
+				t.Errorf("chunk %q: % x", m.chunk, id)
+			}
+			for i, e := range m.entries[:3] {
+				if e.sec != uint32(time.Date(2026, 11, 22, 2, 55, 54, 0, time.UTC).Unix()) || e.nsec != uint32(i) {
+					t.Errorf("entry %d: time %d.%09d", i, e.sec, e.nsec)
+				}
+				if asInt(e.rec["seq"]) != int64(i) || e.rec["msg"] != "m" || e.rec["event_time"] == nil {
+					t.Errorf("entry %d: %v", i, e.rec)
+				}
+			}
+			if got := m.entries[3].rec; len(got) != 1 || got["log"] != "not json" {
+				t.Errorf("invalid line sent as %v", got)
+			}
+			e := m.entries[4]
+			if e.rec["n"] != int64(-5) || e.rec["f"] != 1.5 || e.rec["event_time"] != "bad" {
+				t.Errorf("record %v", e.rec)
+			}
+			if tm := time.Unix(int64(e.sec), int64(e.nsec)); tm.Before(before.Truncate(time.Second)) || time.Since(tm) > time.Minute {
+				t.Errorf("time of a record without event_time: %v, want now", tm)
+			}
+		})
+	}
+}
+
+// recordingConn records the size of every Write.
+type recordingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []int
+}
+
+func (c *recordingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, len(p))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestForwardSplit checks that a batch larger than MaxMessageSize goes as several messages,
+// each within the limit on the wire and after decompression, in order, with distinct chunks,
+// and that a record too large for any message is replaced by a notice.
+func TestForwardSplit(t *testing.T) {
+	for _, comp := range []string{"none", "gzip"} {
+		t.Run(comp, func(t *testing.T) {
+			s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
+			var rc *recordingConn
+			const max = 8192
+			tr := newTestForward(t, ForwardOptions{Address: s.addr(), Compression: comp, MaxMessageSize: max,
+				Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+					if err != nil {
+						return nil, err
+					}
+					rc = &recordingConn{Conn: c}
+					return rc, nil
+				}})
+			b := lines(200, 150)
+			big := `{"msg":"big","pad":"` + strings.Repeat("y", 3*max) + `"}` + "\n"
+			b.Data = append(b.Data, big...)
+			b.Data = append(b.Data, `{"msg":"after"}`+"\n"...)
+			b.Records += 2
+			if err := tr.Send(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			s.stop()
+			s.checkErrors()
+			msgs := s.messages()
+			if len(msgs) < 4 {
+				t.Fatalf("%d messages, want several", len(msgs))
+			}
+			chunks := map[string]bool{}
+			var seq []int64
+			var last map[string]any
+			for _, m := range msgs {
+				if m.plainLen > max || m.binLen > max {
+					t.Errorf("message entries of %d bytes (%d on the wire), limit %d", m.plainLen, m.binLen, max)
+				}
+				chunks[m.chunk] = true
+				for _, e := range m.entries {
+					if v := e.rec["seq"]; v != nil {
+						seq = append(seq, asInt(v))
+					}
+					last = e.rec
+				}
+			}
+			for _, w := range rc.writes {
+				if w > max {
+					t.Errorf("a write of %d bytes, limit %d", w, max)
+				}
+			}
+			if len(chunks) != len(msgs) {
+				t.Errorf("%d distinct chunks for %d messages", len(chunks), len(msgs))
+			}
+			for i, v := range seq {
+				if v != int64(i) {
+					t.Fatalf("records out of order or missing: %v", seq)
+				}
+			}
+			if len(seq) != 200 || last["msg"] != "after" {
+				t.Errorf("%d sequenced records, last %v", len(seq), last)
+			}
+			var notice map[string]any
+			for _, r := range s.records() {
+				if r["vlog_dropped_oversize"] != nil {
+					notice = r
+				}
+			}
+			if notice == nil || !strings.Contains(notice["msg"].(string), "record dropped") {
+				t.Errorf("no notice for the oversized record: %v", notice)
+			}
+		})
+	}
+}
+
+func TestForwardAckFailures(t *testing.T) {
+	for _, mode := range []string{"noack", "wrongack", "close"} {
+		t.Run(mode, func(t *testing.T) {
+			s := newFwdServer(t, "tcp", "127.0.0.1:0", mode)
+			tr := newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: 200 * time.Millisecond})
+			err := tr.Send(context.Background(), lines(3, 0))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tr.conn != nil {
+				t.Error("connection kept after an error")
+			}
+			t.Log(err)
+		})
+	}
+	// Without acks, the same servers count as delivered.
+	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noack")
+	tr := newTestForward(t, ForwardOptions{Address: s.addr(), DisableAck: true})
+	if err := tr.Send(context.Background(), lines(3, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.waitRecords(3)
+	s.stop()
+	if m := s.messages(); len(m) != 1 || m[0].chunk != "" {
+		t.Fatalf("messages %+v", m)
+	}
+}
+
+// TestForwardNeverReads: a router that accepts but never reads holds a batch at most Timeout
+// (without progress), and a cancelled ctx ends the wait at once.
+func TestForwardNeverReads(t *testing.T) {
+	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noread")
+	b := lines(40000, 500) // ~22 MB: more than the socket buffers hold
+	tr := newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: 300 * time.Millisecond})
+	err := tr.Send(context.Background(), b)
+	if err == nil || !strings.Contains(err.Error(), "no progress") {
+		t.Fatalf("got %v, want a write timeout", err)
+	}
+
+	tr = newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Send(ctx, b) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send ignores the cancellation of its context")
+	}
+}
+
+// TestForwardReconnect: refused until the router is up; a router restart between batches is
+// noticed before writing, so nothing is lost even without acks.
+func TestForwardReconnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	for _, ack := range []bool{true, false} {
+		t.Run(fmt.Sprint("ack=", ack), func(t *testing.T) {
+			tr := newTestForward(t, ForwardOptions{Address: addr, DisableAck: !ack, Timeout: time.Second})
+			if err := tr.Send(context.Background(), lines(1, 0)); err == nil {
+				t.Fatal("no error with no router")
+			}
+			var total int
+			for round := range 3 {
+				s := newFwdServer(t, "tcp", addr, "ack")
+				for range 2 {
+					if err := tr.Send(context.Background(), lines(5, 0)); err != nil {
+						t.Fatalf("round %d: %v", round, err)
+					}
+				}
+				// The last message may still be on its way when no ack is awaited.
+				s.waitRecords(10)
+				s.stop() // a router restart: the connection is closed under the transport
+				s.checkErrors()
+				total += len(s.records())
+			}
+			if total != 30 {
+				t.Fatalf("%d records delivered, want 30", total)
+			}
+		})
+	}
+}
+
+func TestForwardUnix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fluent.sock")
+	s := newFwdServer(t, "unix", path, "ack")
+	tr := newTestForward(t, ForwardOptions{Network: "unix", Address: path})
+	if err := tr.Send(context.Background(), lines(4, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.stop()
+	if n := len(s.records()); n != 4 {
+		t.Fatalf("%d records", n)
+	}
+}
+
+func TestForwardTLS(t *testing.T) {
+	cert := selfSigned(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fwdServer{t: t, ln: ln, mode: "ack"}
+	s.wg.Add(1)
+	go s.accept()
+	t.Cleanup(s.stop)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	tr := newTestForward(t, ForwardOptions{Address: s.addr(), TLS: &tls.Config{RootCAs: pool}})
+	for range 2 {
+		if err := tr.Send(context.Background(), lines(4, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.stop()
+	s.checkErrors()
+	if n := len(s.records()); n != 8 {
+		t.Fatalf("%d records", n)
+	}
+	// A certificate the client does not trust fails the handshake.
+	tr = newTestForward(t, ForwardOptions{Address: s.addr(), TLS: &tls.Config{}})
+	if err := tr.Send(context.Background(), lines(1, 0)); err == nil {
+		t.Fatal("untrusted certificate accepted")
+	}
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+func TestForwardOptions(t *testing.T) {
+	f := func(o ForwardOptions, wantErr string) {
+		t.Helper()
+		_, err := NewForwardTransport(&o)
+		if (err == nil) != (wantErr == "") || err != nil && !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%+v: got %v, want %q", o, err, wantErr)
+		}
+	}
+	f(ForwardOptions{Address: "127.0.0.1:24224"}, "")
+	f(ForwardOptions{Network: "unix", Address: "/x"}, "")
+	f(ForwardOptions{}, "no address")
+	f(ForwardOptions{Network: "udp", Address: "h:1"}, "network")
+	f(ForwardOptions{Address: "localhost"}, "host:port")
+	f(ForwardOptions{Address: "localhost:0"}, "1..65535")
+	f(ForwardOptions{Address: "localhost:65536"}, "1..65535")
+	f(ForwardOptions{Address: ":24224"}, "1..65535")
+	f(ForwardOptions{Address: "h:1", Compression: "zstd"}, "compression")
+	f(ForwardOptions{Address: "h:1", MaxMessageSize: 100}, "MaxMessageSize")
+	if _, err := NewForwardTransport(nil); err == nil {
+		t.Error("nil options: no error")
+	}
+}
+
+// TestForwardBuffered runs the whole path: JSONHandler -> BufferedOutput -> ForwardTransport ->
+// server, with the accounting invariant at Close.
+func TestForwardBuffered(t *testing.T) {
+	s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
+	tr := newTestForward(t, ForwardOptions{Address: s.addr(), Tag: "svc"})
+	out := NewBufferedOutput(tr, &BufferOptions{BatchSize: 4096, BatchAge: 10 * time.Millisecond})
+	l := slog.New(NewJSONHandler(out, &Options{Service: "svc", Env: "test", Version: "1"}))
+	for i := range 1000 {
+		l.Info("hello", "i", i, "user", map[string]any{"id": i})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := out.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := out.Stats()
+	if st.Enqueued != 1000 || st.Delivered != 1000 || st.Dropped.Total() != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	s.stop()
+	s.checkErrors()
+	recs := s.records()
+	if len(recs) != 1000 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for i, r := range recs {
+		if asInt(r["i"]) != int64(i) || r["service"] != "svc" || asInt(r["user"].(map[string]any)["id"]) != int64(i) {
+			t.Fatalf("record %d: %v", i, r)
+		}
+	}
+}
+
+// TestForwardCloseDeadline: Close returns by its deadline with a router that never reads, and
+// reports what it could not deliver.
+func TestForwardCloseDeadline(t *testing.T) {
+	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noread")
+	tr := newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: time.Hour})
+	out := NewBufferedOutput(tr, &BufferOptions{Size: 64 << 20, BatchSize: 8 << 20})
+	rec := []byte(`{"msg":"` + strings.Repeat("z", 1000) + `"}` + "\n")
+	for range 30000 {
+		_, _ = out.Write(rec)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- out.Close(ctx) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not delivered") {
+			t.Fatalf("got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close does not return by its deadline")
+	}
+	st := out.Stats()
+	if st.Enqueued != st.Delivered+st.Dropped.Total() {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestParseAck(t *testing.T) {
+	ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "abc")
+	for i := range ack {
+		if _, _, ok, err := parseAck(ack[:i]); ok || err != nil {
+			t.Fatalf("prefix %d: ok %v err %v", i, ok, err)
+		}
+	}
+	id, n, ok, err := parseAck(append(ack, 0x81))
+	if string(id) != "abc" || n != len(ack) || !ok || err != nil {
+		t.Fatalf("got %q %d %v %v", id, n, ok, err)
+	}
+	long := strings.Repeat("c", 300)
+	ack = msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), long)
+	if id, _, ok, _ := parseAck(ack); string(id) != long || !ok {
+		t.Fatal("str16 ack")
+	}
+	for _, bad := range [][]byte{{0x82}, {0x81, 0xa3, 'a', 'c', 'x'}, {0x81, 0x01}, {0x81, 0xa3, 'a', 'c', 'k', 0x01}} {
+		if _, _, _, err := parseAck(bad); err == nil {
+			t.Errorf("% x: no error", bad)
+		}
+	}
+}
+
+// TestForwardEncodeAllocs pins the steady state: transcoding and framing a batch allocates
+// nothing beyond the chunk id.
+func TestForwardEncodeAllocs(t *testing.T) {
+	tr := newTestForward(t, ForwardOptions{Address: "127.0.0.1:1", DisableAck: true})
+	b := lines(100, 100)
+	tr.encode(b)
+	wantAllocs(t, 0, func() { tr.encode(b) })
+}
