@@ -1,0 +1,847 @@
+package handlers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults of VictoriaLogsOptions.
+const (
+	// DefaultVictoriaLogsTimeout bounds one HTTP request.
+	DefaultVictoriaLogsTimeout = 10 * time.Second
+	// DefaultMaxLineSize is the largest record sent as is: a quarter of VictoriaLogs'
+	// -insert.maxLineSizeBytes (256 KiB), so that a raised limit on our side never meets the
+	// server's.
+	DefaultMaxLineSize = 64 << 10
+	// DefaultVictoriaLogsConcurrency is the number of requests one Send may have in flight.
+	DefaultVictoriaLogsConcurrency = 4
+	// DefaultGzipLevel is gzip.BestSpeed: measured in benchmarks/README.md, level 1 costs a
+	// third of the CPU of the default level for a body 30% larger.
+	DefaultGzipLevel = gzip.BestSpeed
+)
+
+// DefaultStreamFields are the stream fields sent when none are configured.
+var DefaultStreamFields = []string{"service", "env", "ecs_cluster", "container"}
+
+// VictoriaLogsOptions configure a VictoriaLogsTransport. Every field but URLs may be left zero
+// for the default stated per field.
+type VictoriaLogsOptions struct {
+	// URLs are the VictoriaLogs endpoints: single-node servers, or the vlinsert nodes of a
+	// cluster (all equivalent). Each is a base URL such as "http://victorialogs:9428" (the path
+	// /insert/jsonline is added) or a full insert URL such as
+	// "https://vl.example.com/insert/jsonline?ignore_fields=password&extra_fields=team=payments"
+	// whose query parameters are kept. Credentials in a URL ("https://user:pass@host") are used
+	// for basic auth and removed from it. Batches are spread over the URLs round-robin; a URL
+	// that fails is skipped for a while (the next one takes its share). At least one.
+	URLs []string
+
+	// StreamFields are VictoriaLogs' _stream_fields. Default DefaultStreamFields (service, env,
+	// ecs_cluster, container), unless the URL's query sets _stream_fields. High-cardinality
+	// names are refused (see CheckStreamFields).
+	StreamFields []string
+	// IgnoreFields are dropped by VictoriaLogs on ingestion (its ignore_fields parameter).
+	IgnoreFields []string
+	// ExtraFields are added by VictoriaLogs to every record (its extra_fields parameter),
+	// overriding a field of the same name.
+	ExtraFields map[string]string
+
+	// AccountID and ProjectID select the tenant (VictoriaLogs' AccountID and ProjectID
+	// headers). Default 0:0, the default tenant.
+	AccountID, ProjectID uint32
+
+	// Username and Password send basic auth, to every URL that has no credentials of its own.
+	Username, Password string
+	// BearerToken sends "Authorization: Bearer <token>" instead. Not together with a username.
+	BearerToken string
+
+	// CAFile is a PEM file of CA certificates trusted, in addition to the system's, for https
+	// URLs. Read once, by NewVictoriaLogsTransport.
+	CAFile string
+	// TLSConfig is the TLS configuration for https URLs (cloned; CAFile is added to its
+	// RootCAs). Default: the system's roots.
+	TLSConfig *tls.Config
+
+	// Timeout bounds one HTTP request, connection included. Default
+	// DefaultVictoriaLogsTimeout (10s).
+	Timeout time.Duration
+
+	// MaxLineSize is the largest record, in bytes without the newline, sent as is. A larger
+	// record is cut to a valid JSON line of at most this size that keeps the schema fields and
+	// the stream fields and says how big it was in "vlog_truncated" (see Send). Default
+	// DefaultMaxLineSize (64 KiB); at least 1 KiB and at most 256 KiB (VictoriaLogs' limit).
+	MaxLineSize int
+
+	// Concurrency is how many requests one Send may have in flight: a batch of at least
+	// 2*64 KiB is split at line boundaries into up to this many parts, compressed and sent in
+	// parallel, over several connections. VictoriaLogs ingests about twice as fast over 2-4
+	// connections as over one. Default DefaultVictoriaLogsConcurrency (4).
+	Concurrency int
+
+	// GzipLevel is the gzip level of the bodies, 1 to 9. Default DefaultGzipLevel (1). A
+	// negative value sends them uncompressed (sensible on loopback only).
+	GzipLevel int
+
+	// HTTPClient sends the requests. Default: a client of this transport's own, with
+	// keep-alive connections for Concurrency requests per URL; CAFile and TLSConfig are then
+	// ignored (configure the client's transport instead). Timeout still applies per request.
+	HTTPClient *http.Client
+}
+
+// VictoriaLogsTransport is a Transport that sends batches to VictoriaLogs' /insert/jsonline
+// endpoint: the records as they are (one JSON object per line), gzip-compressed, with
+// _msg_field=msg, _time_field=event_time and the stream fields as query parameters, so
+// VictoriaLogs stores msg as _msg and event_time, with its nanoseconds, as _time.
+//
+// Errors are reported with the URL's credentials removed. Network errors, timeouts, 429 (the
+// server is read-only, low on disk), 503 (overloaded) and other 5xx are returned as retryable
+// errors, after the other URLs were tried: the BufferedOutput sends the batch again after a
+// backoff. 400 (no line of the body parsed) and 413 are returned as Permanent errors with the
+// server's message, as are other 4xx once every URL answered so.
+//
+// A Send that was cut short (some parts of a split batch delivered, others not) remembers
+// which parts were delivered: when the same batch (same Seq and size) is sent again, only the
+// others are, so retries do not duplicate records within one transport.
+type VictoriaLogsTransport struct {
+	endpoints   []*vlEndpoint
+	next        atomic.Uint64
+	client      *http.Client
+	ownClient   *http.Transport
+	timeout     time.Duration
+	maxLine     int
+	concurrency int
+	level       int
+	headers     http.Header // tenancy headers, set on every request
+	stream      []string    // the stream fields of all the URLs
+	gzipPool    sync.Pool
+	bufPool     sync.Pool
+
+	// resume is the state of the last batch that failed in part (touched by Send only).
+	resume struct {
+		seq   uint64
+		size  int
+		parts int
+		done  []bool
+	}
+
+	requests, requestErrors, failovers atomic.Uint64
+	bytesSent, bytesRaw, recordsSent   atomic.Uint64
+	truncated, rejected                atomic.Uint64
+}
+
+var _ Transport = (*VictoriaLogsTransport)(nil)
+
+// vlEndpoint is one URL, ready to use.
+type vlEndpoint struct {
+	url    string // the insert URL with its query, without credentials
+	show   string // scheme://host/path, for errors
+	auth   string // the Authorization header, "" for none
+	stream []string
+	fails  atomic.Int32
+	// downUntil (unix ns) is when a URL that failed gets its share of batches again.
+	downUntil atomic.Int64
+}
+
+// VictoriaLogsOptionError reports an invalid VictoriaLogsOptions field: the field, its value
+// (credentials removed) and why.
+type VictoriaLogsOptionError struct {
+	// Field names the option: "URLs", "StreamFields", "CAFile", ...; a problem with a query
+	// parameter of a URL is reported under "URLs".
+	Field  string
+	Value  string
+	Reason string
+}
+
+func (e *VictoriaLogsOptionError) Error() string {
+	return fmt.Sprintf("victorialogs: invalid %s %q: %s", e.Field, e.Value, e.Reason)
+}
+
+// NewVictoriaLogsTransport checks opts and returns a transport. It does not connect: the
+// first Send does. The CA file, if any, is read here.
+func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport, error) {
+	if opts == nil {
+		opts = &VictoriaLogsOptions{}
+	}
+	o := *opts
+	bad := func(field, value, reason string) error {
+		return &VictoriaLogsOptionError{Field: field, Value: value, Reason: reason}
+	}
+	if len(o.URLs) == 0 {
+		return nil, bad("URLs", "", "at least one VictoriaLogs URL is needed")
+	}
+	if o.Timeout < 0 {
+		return nil, bad("Timeout", o.Timeout.String(), "want a positive duration")
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultVictoriaLogsTimeout
+	}
+	switch {
+	case o.MaxLineSize == 0:
+		o.MaxLineSize = DefaultMaxLineSize
+	case o.MaxLineSize < 1<<10 || o.MaxLineSize > 256<<10:
+		return nil, bad("MaxLineSize", strconv.Itoa(o.MaxLineSize), "want 1 KiB to 256 KiB")
+	}
+	switch {
+	case o.Concurrency == 0:
+		o.Concurrency = DefaultVictoriaLogsConcurrency
+	case o.Concurrency < 0 || o.Concurrency > 64:
+		return nil, bad("Concurrency", strconv.Itoa(o.Concurrency), "want 1 to 64")
+	}
+	switch {
+	case o.GzipLevel == 0:
+		o.GzipLevel = DefaultGzipLevel
+	case o.GzipLevel < 0:
+		o.GzipLevel = -1
+	case o.GzipLevel > gzip.BestCompression:
+		return nil, bad("GzipLevel", strconv.Itoa(o.GzipLevel), "want 1 to 9, or negative for none")
+	}
+	if o.BearerToken != "" && (o.Username != "" || o.Password != "") {
+		return nil, bad("BearerToken", "<redacted>", "basic auth (Username, Password) and a bearer token exclude each other")
+	}
+	if o.Password != "" && o.Username == "" {
+		return nil, bad("Password", "<redacted>", "a password needs a Username")
+	}
+	if o.StreamFields != nil {
+		if err := CheckStreamFields(o.StreamFields); err != nil {
+			return nil, bad("StreamFields", strings.Join(o.StreamFields, ","), err.Error())
+		}
+	}
+	for _, f := range o.IgnoreFields {
+		if err := checkFieldName(f); err != nil {
+			return nil, bad("IgnoreFields", strings.Join(o.IgnoreFields, ","), err.Error())
+		}
+	}
+	for k := range o.ExtraFields {
+		if err := checkFieldName(k); err != nil {
+			return nil, bad("ExtraFields", k, err.Error())
+		}
+		if strings.Contains(o.ExtraFields[k], ",") {
+			return nil, bad("ExtraFields", k+"="+o.ExtraFields[k], "a value must not contain a comma")
+		}
+	}
+
+	t := &VictoriaLogsTransport{
+		client:      o.HTTPClient,
+		timeout:     o.Timeout,
+		maxLine:     o.MaxLineSize,
+		concurrency: o.Concurrency,
+		level:       o.GzipLevel,
+		headers:     http.Header{},
+	}
+	if o.AccountID != 0 || o.ProjectID != 0 {
+		t.headers.Set("AccountID", strconv.FormatUint(uint64(o.AccountID), 10))
+		t.headers.Set("ProjectID", strconv.FormatUint(uint64(o.ProjectID), 10))
+	}
+	for _, raw := range o.URLs {
+		ep, err := newEndpoint(raw, &o)
+		if err != nil {
+			return nil, err
+		}
+		t.endpoints = append(t.endpoints, ep)
+		for _, f := range ep.stream {
+			if !slices.Contains(t.stream, f) {
+				t.stream = append(t.stream, f)
+			}
+		}
+	}
+	if t.client == nil {
+		tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.TLSConfig != nil {
+			tlsConf = o.TLSConfig.Clone()
+		}
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, bad("CAFile", o.CAFile, err.Error())
+			}
+			pool := tlsConf.RootCAs
+			if pool == nil {
+				if pool, err = x509.SystemCertPool(); err != nil {
+					pool = x509.NewCertPool()
+				}
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, bad("CAFile", o.CAFile, "no PEM certificate in the file")
+			}
+			tlsConf.RootCAs = pool
+		}
+		dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+		t.ownClient = &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         dialer.DialContext,
+			TLSClientConfig:     tlsConf,
+			TLSHandshakeTimeout: o.Timeout,
+			MaxIdleConnsPerHost: o.Concurrency,
+			// Below VictoriaLogs' -http.idleConnTimeout (1m), so that the server does not close
+			// a connection just as a request goes out on it.
+			IdleConnTimeout:    30 * time.Second,
+			DisableCompression: true,
+			ForceAttemptHTTP2:  true,
+		}
+		t.client = &http.Client{Transport: t.ownClient}
+	}
+	return t, nil
+}
+
+// newEndpoint parses one URL and builds its query.
+func newEndpoint(raw string, o *VictoriaLogsOptions) (*vlEndpoint, error) {
+	bad := func(u, reason string) error {
+		return &VictoriaLogsOptionError{Field: "URLs", Value: u, Reason: reason}
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		// url.Parse's error repeats the URL, credentials included: report its cause only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, bad(redactRaw(raw), err.Error())
+	}
+	shown := u.Redacted()
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, bad(shown, "want an http:// or https:// URL")
+	}
+	if u.Host == "" {
+		return nil, bad(shown, "no host")
+	}
+	if u.Fragment != "" {
+		return nil, bad(shown, "a URL fragment (#...) has no meaning here")
+	}
+	ep := &vlEndpoint{}
+	switch {
+	case u.User != nil:
+		if o.BearerToken != "" {
+			return nil, bad(shown, "credentials in the URL and a bearer token exclude each other")
+		}
+		pass, _ := u.User.Password()
+		ep.auth = basicAuth(u.User.Username(), pass)
+		u.User = nil
+	case o.Username != "":
+		ep.auth = basicAuth(o.Username, o.Password)
+	case o.BearerToken != "":
+		ep.auth = "Bearer " + o.BearerToken
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	if !strings.HasSuffix(path, "/insert/jsonline") {
+		path += "/insert/jsonline"
+	}
+	u.Path, u.RawPath = path, ""
+
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, bad(shown, "query: "+err.Error())
+	}
+	for _, p := range [...]struct{ name, want string }{{"_msg_field", "msg"}, {"_time_field", "event_time"}} {
+		if v, ok := q[p.name]; ok && (len(v) != 1 || v[0] != p.want) {
+			return nil, bad(shown, fmt.Sprintf("%s must be %s, the vlog schema's field (or absent)", p.name, p.want))
+		}
+		q.Set(p.name, p.want)
+	}
+	switch {
+	case o.StreamFields != nil:
+		q.Set("_stream_fields", strings.Join(o.StreamFields, ","))
+	case q.Has("_stream_fields"):
+		fields := splitList(strings.Join(q["_stream_fields"], ","))
+		if err := CheckStreamFields(fields); err != nil {
+			return nil, bad(shown, "_stream_fields: "+err.Error())
+		}
+		q.Set("_stream_fields", strings.Join(fields, ","))
+	default:
+		q.Set("_stream_fields", strings.Join(DefaultStreamFields, ","))
+	}
+	if len(o.IgnoreFields) > 0 {
+		q.Set("ignore_fields", strings.Join(append(q["ignore_fields"], o.IgnoreFields...), ","))
+	}
+	if len(o.ExtraFields) > 0 {
+		extra := q["extra_fields"]
+		keys := make([]string, 0, len(o.ExtraFields))
+		for k := range o.ExtraFields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			extra = append(extra, k+"="+o.ExtraFields[k])
+		}
+		q.Set("extra_fields", strings.Join(extra, ","))
+	}
+	ep.stream = splitList(q.Get("_stream_fields"))
+	u.RawQuery = q.Encode()
+	ep.url = u.String()
+	ep.show = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	return ep, nil
+}
+
+func basicAuth(user, pass string) string {
+	r := http.Request{Header: http.Header{}}
+	r.SetBasicAuth(user, pass)
+	return r.Header.Get("Authorization")
+}
+
+// redactRaw hides the credentials of a URL that does not parse: everything between "//" and
+// the last "@" before the path.
+func redactRaw(s string) string {
+	i := strings.Index(s, "//")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+2:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return s[:i+2] + "xxxxx" + rest[at:]
+	}
+	return s
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// CheckStreamFields refuses stream fields that would make a VictoriaLogs stream per request,
+// user or record: a stream per value is what makes VictoriaLogs slow and its index large. A
+// name is refused when its last dot-separated part (case-insensitive) is one of
+//
+//	id ip url uri path addr address host_ip event_time time _time timestamp msg _msg message error stack caller
+//
+// or ends in "_id", "_ip", "_url", "_uri", "_path" or "_addr" (request_id, trace_id, span_id,
+// user_id, order_id, session_id, remote_ip, client_ip, remote_addr, ...). None of the schema's
+// ECS fields (ecs_cluster, ecs_task_definition, ecs_task_arn, container) is refused: they are
+// the recommended stream fields (ecs_task_arn gives a stream per task, like a pod in
+// Kubernetes). A tenant belongs in AccountID/ProjectID, not in a stream field.
+func CheckStreamFields(fields []string) error {
+	if len(fields) == 0 {
+		return errors.New("no stream field: want at least one, such as service")
+	}
+	for i, f := range fields {
+		if err := checkFieldName(f); err != nil {
+			return err
+		}
+		if slices.Contains(fields[:i], f) {
+			return fmt.Errorf("stream field %q given twice", f)
+		}
+		last := strings.ToLower(f[strings.LastIndexByte(f, '.')+1:])
+		switch last {
+		case "id", "ip", "url", "uri", "path", "addr", "address", "host_ip",
+			"event_time", "time", "_time", "timestamp", "msg", "_msg", "message", "error", "stack", "caller":
+			return fmt.Errorf("%q is a high-cardinality field (a value per request or record) and must not be a stream field", f)
+		}
+		for _, suffix := range [...]string{"_id", "_ip", "_url", "_uri", "_path", "_addr"} {
+			if strings.HasSuffix(last, suffix) {
+				return fmt.Errorf("%q looks like a high-cardinality field (*%s) and must not be a stream field", f, suffix)
+			}
+		}
+	}
+	return nil
+}
+
+func checkFieldName(f string) error {
+	if f == "" || strings.TrimSpace(f) != f || strings.ContainsAny(f, ",=&") ||
+		strings.ContainsFunc(f, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%q is not a usable field name (empty, spaces around it, or one of , = & or a control character in it)", f)
+	}
+	return nil
+}
+
+// Name returns "victorialogs".
+func (t *VictoriaLogsTransport) Name() string { return "victorialogs" }
+
+// Endpoints returns the insert URLs, with their query and without credentials.
+func (t *VictoriaLogsTransport) Endpoints() []string {
+	out := make([]string, len(t.endpoints))
+	for i, ep := range t.endpoints {
+		out[i] = ep.url
+	}
+	return out
+}
+
+// Close closes the idle connections of the transport's own client.
+func (t *VictoriaLogsTransport) Close() error {
+	if t.ownClient != nil {
+		t.ownClient.CloseIdleConnections()
+	}
+	return nil
+}
+
+// VictoriaLogsStats are a VictoriaLogsTransport's own counters, since it was created.
+type VictoriaLogsStats struct {
+	// Requests counts the HTTP requests sent; RequestErrors those that failed (network error
+	// or a status other than 2xx), and Failovers the failed ones that were sent again at once
+	// to another URL.
+	Requests, RequestErrors, Failovers uint64
+	// Records counts the records delivered; BytesRaw their bytes and BytesSent the compressed
+	// bytes of their bodies.
+	Records, BytesRaw, BytesSent uint64
+	// Truncated counts the records cut to MaxLineSize.
+	Truncated uint64
+	// Rejected counts the records in bodies answered with a permanent error (400 and the
+	// like): VictoriaLogs stored none of them.
+	Rejected uint64
+}
+
+// Stats returns the transport's counters.
+func (t *VictoriaLogsTransport) Stats() VictoriaLogsStats {
+	return VictoriaLogsStats{
+		Requests:      t.requests.Load(),
+		RequestErrors: t.requestErrors.Load(),
+		Failovers:     t.failovers.Load(),
+		Records:       t.recordsSent.Load(),
+		BytesRaw:      t.bytesRaw.Load(),
+		BytesSent:     t.bytesSent.Load(),
+		Truncated:     t.truncated.Load(),
+		Rejected:      t.rejected.Load(),
+	}
+}
+
+// isStreamField reports whether a top-level key is, or holds, a stream field.
+func (t *VictoriaLogsTransport) isStreamField(key string) bool {
+	for _, f := range t.stream {
+		if f == key || strings.HasPrefix(f, key) && len(f) > len(key) && f[len(key)] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// minPart is the smallest part a batch is split into for concurrent requests.
+const minPart = 64 << 10
+
+// part is a run of whole lines of a body.
+type part struct {
+	data    []byte
+	records int
+	err     error
+}
+
+// Send delivers b. A record longer than MaxLineSize is first cut to a valid JSON line that
+// keeps the schema's fields (event_time, level, msg cut to fit, service, env, version, the
+// context ids, the ECS fields) and the stream fields, then the other attributes in order while
+// they fit (a string that does not fit whole is cut, another value is left out), and adds
+// "vlog_truncated": the original size in bytes. VictoriaLogs would otherwise drop a line over
+// its limit, and, in v1.26, the lines after it in the same body.
+//
+// A batch of at least 128 KiB is split into up to Concurrency parts sent in parallel; Send
+// returns nil when all were delivered.
+func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(b.Data) == 0 {
+		return nil
+	}
+	data, truncated := t.limitLines(b.Data)
+	parts := t.split(data)
+
+	// Resume a batch that was delivered in part.
+	r := &t.resume
+	if b.Seq == 0 || r.seq != b.Seq || r.size != len(b.Data) || r.parts != len(parts) {
+		r.seq, r.size, r.parts = b.Seq, len(b.Data), len(parts)
+		r.done = append(r.done[:0], make([]bool, len(parts))...)
+	}
+
+	var wg sync.WaitGroup
+	for i := range parts {
+		if r.done[i] {
+			continue
+		}
+		if i == len(parts)-1 {
+			parts[i].err = t.sendPart(ctx, &parts[i])
+			break
+		}
+		wg.Add(1)
+		go func(p *part) {
+			defer wg.Done()
+			p.err = t.sendPart(ctx, p)
+		}(&parts[i])
+	}
+	wg.Wait()
+
+	var retryable, permanent error
+	for i := range parts {
+		p := &parts[i]
+		switch {
+		case r.done[i]:
+		case p.err == nil:
+			r.done[i] = true
+		case IsPermanent(p.err):
+			// Never sent again: the server refused these lines for good.
+			r.done[i] = true
+			t.rejected.Add(uint64(p.records))
+			if permanent == nil {
+				permanent = p.err
+			}
+		case retryable == nil:
+			retryable = p.err
+		}
+	}
+	if retryable == nil && permanent == nil {
+		t.truncated.Add(uint64(truncated))
+	}
+	if retryable != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return retryable
+	}
+	r.seq = 0
+	return permanent
+}
+
+// limitLines returns data with every line longer than MaxLineSize cut (in a new slice), and
+// how many were cut. data itself is never modified.
+func (t *VictoriaLogsTransport) limitLines(data []byte) ([]byte, int) {
+	var out []byte
+	n, start := 0, 0
+	for start < len(data) {
+		end := bytes.IndexByte(data[start:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += start
+		}
+		if end-start > t.maxLine {
+			if out == nil {
+				out = make([]byte, 0, len(data))
+				out = append(out, data[:start]...)
+			}
+			out = truncateLine(out, data[start:end], t.maxLine, t.isStreamField)
+			out = append(out, '\n')
+			n++
+		} else if out != nil {
+			out = append(out, data[start:min(end+1, len(data))]...)
+		}
+		start = end + 1
+	}
+	if out == nil {
+		return data, 0
+	}
+	return out, n
+}
+
+// split cuts data at line boundaries into up to t.concurrency parts of at least minPart bytes.
+func (t *VictoriaLogsTransport) split(data []byte) []part {
+	n := min(t.concurrency, len(data)/minPart)
+	if n <= 1 {
+		return []part{{data: data, records: countLines(data)}}
+	}
+	parts := make([]part, 0, n)
+	size := len(data) / n
+	for len(data) > 0 {
+		cut := len(data)
+		if len(parts) < n-1 && size < len(data) {
+			if i := bytes.IndexByte(data[size:], '\n'); i >= 0 {
+				cut = size + i + 1
+			}
+		}
+		parts = append(parts, part{data: data[:cut], records: countLines(data[:cut])})
+		data = data[cut:]
+	}
+	return parts
+}
+
+func countLines(data []byte) int {
+	n := bytes.Count(data, []byte{'\n'})
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// sendPart compresses p and posts it to one URL, then to the next ones on a retryable error.
+func (t *VictoriaLogsTransport) sendPart(ctx context.Context, p *part) error {
+	body := p.data
+	var buf *bytes.Buffer
+	if t.level > 0 {
+		buf = t.getBuffer()
+		defer t.putBuffer(buf)
+		zw, _ := t.gzipPool.Get().(*gzip.Writer)
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(buf, t.level)
+		} else {
+			zw.Reset(buf)
+		}
+		_, _ = zw.Write(p.data) // a bytes.Buffer does not fail
+		_ = zw.Close()
+		t.gzipPool.Put(zw)
+		body = buf.Bytes()
+	}
+
+	// Try each URL at most once, from the next one round-robin, skipping those that failed
+	// recently unless all did.
+	n := len(t.endpoints)
+	first := int(t.next.Add(1) % uint64(n))
+	now := time.Now().UnixNano()
+	order := make([]*vlEndpoint, 0, n)
+	var later []*vlEndpoint
+	for i := range n {
+		ep := t.endpoints[(first+i)%n]
+		if ep.downUntil.Load() > now {
+			later = append(later, ep)
+		} else {
+			order = append(order, ep)
+		}
+	}
+	order = append(order, later...)
+
+	var err error
+	for i, ep := range order {
+		if i > 0 {
+			t.failovers.Add(1)
+		}
+		err = t.post(ctx, ep, body)
+		if err == nil {
+			ep.fails.Store(0)
+			ep.downUntil.Store(0)
+			t.recordsSent.Add(uint64(p.records))
+			t.bytesRaw.Add(uint64(len(p.data)))
+			t.bytesSent.Add(uint64(len(body)))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var se *statusError
+		if errors.As(err, &se) && (se.code == http.StatusBadRequest || se.code == http.StatusRequestEntityTooLarge) {
+			return Permanent(err) // the body itself: another URL would say the same
+		}
+		if n > 1 {
+			// Skip this URL for 0.5s, 1s, 2s, ... up to 30s while it keeps failing.
+			f := min(ep.fails.Add(1), 7)
+			ep.downUntil.Store(time.Now().Add(min(250*time.Millisecond<<f, 30*time.Second)).UnixNano())
+		}
+	}
+	var se *statusError
+	if errors.As(err, &se) && !se.retryable() {
+		return Permanent(err)
+	}
+	return err
+}
+
+// statusError is a response other than 2xx.
+type statusError struct {
+	url  string
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string {
+	s := fmt.Sprintf("victorialogs: POST %s: %d %s", e.url, e.code, http.StatusText(e.code))
+	if e.msg != "" {
+		s += ": " + e.msg
+	}
+	return s
+}
+
+// retryable reports whether sending the same body again may succeed: 408, 425, 429 and 5xx.
+func (e *statusError) retryable() bool {
+	switch e.code {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return e.code >= 500
+}
+
+// maxErrorBody bounds the part of an error response kept in the error.
+const maxErrorBody = 512
+
+func (t *VictoriaLogsTransport) post(ctx context.Context, ep *vlEndpoint, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	t.requests.Add(1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(body))
+	if err != nil {
+		t.requestErrors.Add(1)
+		return fmt.Errorf("victorialogs: POST %s: %v", ep.show, err)
+	}
+	req.Header.Set("Content-Type", "application/stream+json")
+	if t.level > 0 {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if ep.auth != "" {
+		req.Header.Set("Authorization", ep.auth)
+	}
+	for k, v := range t.headers {
+		req.Header[k] = v
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		t.requestErrors.Add(1)
+		if ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("victorialogs: POST %s: no response within %s", ep.show, t.timeout)
+		}
+		// The *url.Error names the URL with its query: say it our way, once.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("victorialogs: POST %s: %w", ep.show, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		// Read the (empty) body to the end so the connection is reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil
+	}
+	t.requestErrors.Add(1)
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return &statusError{url: ep.show, code: resp.StatusCode, msg: cleanMessage(msg)}
+}
+
+// cleanMessage makes a server's message fit in an error: one line, printable, at most
+// maxErrorBody bytes (cut on a rune boundary, with "..." when cut).
+func cleanMessage(b []byte) string {
+	cut := len(b) > maxErrorBody
+	if cut {
+		b = b[:maxErrorBody]
+	}
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), " "))
+	s = strings.Join(strings.Fields(s), " ")
+	if cut {
+		s += "..."
+	}
+	return s
+}
+
+func (t *VictoriaLogsTransport) getBuffer() *bytes.Buffer {
+	if b, _ := t.bufPool.Get().(*bytes.Buffer); b != nil {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (t *VictoriaLogsTransport) putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 4<<20 {
+		t.bufPool.Put(b)
+	}
+}
