@@ -1,0 +1,223 @@
+package vlog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"go.vlog.dev/handlers"
+)
+
+// vlServer is a minimal /insert/jsonline that keeps the requests.
+type vlServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []*http.Request
+	recs []map[string]any
+}
+
+func newVLServer(t *testing.T) *vlServer {
+	s := &vlServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		body, _ := io.ReadAll(zr)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.reqs = append(s.reqs, r)
+		for _, l := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
+			var m map[string]any
+			if err := json.Unmarshal(l, &m); err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			s.recs = append(s.recs, m)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *vlServer) host() string { return strings.TrimPrefix(s.URL, "http://") }
+
+func TestVictoriaLogsFromEnvironment(t *testing.T) {
+	srv := newVLServer(t)
+	l, err := New(&Options{Environ: []string{
+		"SERVICE=order-api", "ENV=prod",
+		"VICTORIALOGS_URL=http://user:pa55@" + srv.host(),
+		"VLOG_VICTORIALOGS_STREAM_FIELDS=service, env",
+		"VLOG_VICTORIALOGS_ACCOUNT_ID=3", "VLOG_VICTORIALOGS_PROJECT_ID=4",
+		"VLOG_VICTORIALOGS_TIMEOUT=2s",
+	}})
+	require.NoError(t, err)
+	require.Equal(t, OutputVictoriaLogs, l.Output())
+	l.Info("order created", "order_id", "o-1")
+	require.NoError(t, l.Close(context.Background()))
+	require.Equal(t, uint64(1), l.Stats().Delivered, "%+v", l.Stats())
+
+	require.Len(t, srv.reqs, 1)
+	r := srv.reqs[0]
+	require.Equal(t, "/insert/jsonline", r.URL.Path)
+	require.Equal(t, "service,env", r.URL.Query().Get("_stream_fields"))
+	require.Equal(t, "msg", r.URL.Query().Get("_msg_field"))
+	require.Equal(t, "event_time", r.URL.Query().Get("_time_field"))
+	require.Equal(t, "3", r.Header.Get("AccountID"))
+	require.Equal(t, "4", r.Header.Get("ProjectID"))
+	user, pass, ok := r.BasicAuth()
+	require.True(t, ok)
+	require.Equal(t, "user:pa55", user+":"+pass)
+	require.Equal(t, "order created", srv.recs[0]["msg"])
+	require.Equal(t, "order-api", srv.recs[0]["service"])
+	require.Equal(t, "o-1", srv.recs[0]["order_id"])
+}
+
+func TestVictoriaLogsSeveralURLsAndOptions(t *testing.T) {
+	a, b := newVLServer(t), newVLServer(t)
+	l, err := New(&Options{
+		Environ: []string{"VICTORIALOGS_URL=" + a.URL + " , " + b.URL, "VLOG_VICTORIALOGS_BEARER_TOKEN=from-env",
+			"VLOG_VICTORIALOGS_STREAM_FIELDS=service"},
+		Buffer:       &handlers.BufferOptions{BatchSize: 1},
+		VictoriaLogs: &handlers.VictoriaLogsOptions{Username: "code", Password: "wins", StreamFields: []string{"service", "env"}},
+	})
+	require.NoError(t, err)
+	for range 10 {
+		l.Info("x")
+	}
+	require.NoError(t, l.Close(context.Background()))
+	require.NotEmpty(t, a.reqs)
+	require.NotEmpty(t, b.reqs)
+	require.Equal(t, 10, len(a.recs)+len(b.recs))
+	user, _, _ := a.reqs[0].BasicAuth()
+	require.Equal(t, "code", user, "auth set in code wins over the environment")
+	require.Equal(t, "service,env", a.reqs[0].URL.Query().Get("_stream_fields"))
+}
+
+func TestVictoriaLogsConfigErrors(t *testing.T) {
+	f := func(opts *Options, env []string, wantVar, wantIn string) {
+		t.Helper()
+		if opts == nil {
+			opts = &Options{}
+		}
+		opts.Environ = append([]string{"VLOG_OUTPUT=victorialogs"}, env...)
+		_, err := New(opts)
+		require.Error(t, err)
+		var ce *ConfigError
+		require.True(t, errors.As(err, &ce), "%v", err)
+		require.Equal(t, wantVar, ce.Var, "%v", err)
+		require.Contains(t, err.Error(), wantIn)
+		for _, secret := range []string{"hunter2", "t0ken"} {
+			require.NotContains(t, err.Error(), secret)
+		}
+	}
+	f(nil, nil, "VICTORIALOGS_URL", "not set")
+	f(nil, []string{"VICTORIALOGS_URL=victorialogs:9428"}, "VICTORIALOGS_URL", "http:// or https://")
+	f(nil, []string{"VICTORIALOGS_URL=http://u:hunter2@vl:x"}, "VICTORIALOGS_URL", `"http://u:xxxxx@vl:x"`)
+	f(nil, []string{"VICTORIALOGS_URL=http://u:hunter2@vl/?_stream_fields=service,trace_id"}, "VICTORIALOGS_URL", `"trace_id" looks like a high-cardinality field`)
+	f(nil, []string{"VICTORIALOGS_URL=http://vl", "VLOG_VICTORIALOGS_STREAM_FIELDS=service,request_id"},
+		"VLOG_VICTORIALOGS_STREAM_FIELDS", `"request_id" looks like a high-cardinality field (*_id) and must not be a stream field`)
+	f(nil, []string{"VICTORIALOGS_URL=http://vl", "VLOG_VICTORIALOGS_ACCOUNT_ID=-1"}, "VLOG_VICTORIALOGS_ACCOUNT_ID", "0 to 4294967295")
+	f(nil, []string{"VICTORIALOGS_URL=http://vl", "VLOG_VICTORIALOGS_PROJECT_ID=x"}, "VLOG_VICTORIALOGS_PROJECT_ID", "0 to 4294967295")
+	f(nil, []string{"VICTORIALOGS_URL=http://vl", "VLOG_VICTORIALOGS_TIMEOUT=0"}, "VLOG_VICTORIALOGS_TIMEOUT", "positive duration")
+	f(nil, []string{"VICTORIALOGS_URL=http://vl", "VLOG_VICTORIALOGS_USER=u", "VLOG_VICTORIALOGS_BEARER_TOKEN=t0ken"},
+		"VLOG_VICTORIALOGS_BEARER_TOKEN", "exclude each other")
+	f(nil, []string{"VICTORIALOGS_URL=http://vl", "VLOG_VICTORIALOGS_PASSWORD=hunter2"}, "VLOG_VICTORIALOGS_PASSWORD", "needs a Username")
+	f(nil, []string{"VICTORIALOGS_URL=https://vl", "VLOG_VICTORIALOGS_CA_FILE=/nonexistent.pem"}, "VLOG_VICTORIALOGS_CA_FILE", "/nonexistent.pem")
+	f(&Options{VictoriaLogs: &handlers.VictoriaLogsOptions{URLs: []string{"vl"}}}, []string{"VICTORIALOGS_URL=http://vl"},
+		"Options.VictoriaLogs.URLs", "http:// or https://")
+	f(&Options{VictoriaLogs: &handlers.VictoriaLogsOptions{Concurrency: 100}}, []string{"VICTORIALOGS_URL=http://vl"},
+		"Options.VictoriaLogs.Concurrency", "1 to 64")
+}
+
+func TestSplitURLs(t *testing.T) {
+	f := func(in string, want ...string) {
+		t.Helper()
+		require.Equal(t, want, splitURLs(in), in)
+	}
+	f("")
+	f(" , ")
+	f("http://a:9428", "http://a:9428")
+	f("http://a:9428, https://b:9428 ,http://c", "http://a:9428", "https://b:9428", "http://c")
+	f("http://a/insert/jsonline?_stream_fields=service,env,HTTP://b?extra_fields=a=1,b=2",
+		"http://a/insert/jsonline?_stream_fields=service,env", "HTTP://b?extra_fields=a=1,b=2")
+	f("vl:9428,vl2:9428", "vl:9428,vl2:9428")
+}
+
+// fakeTransport records batches and fails while down is set.
+type fakeTransport struct {
+	name  string
+	mu    sync.Mutex
+	down  bool
+	lines []string
+}
+
+func (f *fakeTransport) Send(_ context.Context, b *handlers.Batch) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errors.New(f.name + ": connection refused")
+	}
+	f.lines = append(f.lines, strings.SplitAfter(strings.TrimSuffix(string(b.Data), "\n"), "\n")...)
+	return nil
+}
+func (f *fakeTransport) Close() error { return nil }
+func (f *fakeTransport) Name() string { return f.name }
+func (f *fakeTransport) setDown(d bool) {
+	f.mu.Lock()
+	f.down = d
+	f.mu.Unlock()
+}
+
+func TestFallbackWiring(t *testing.T) {
+	var reported []error
+	c, err := resolve(&Options{
+		Service: "order-api", Env: "prod", Version: "1.2.3",
+		Environ: []string{"VLOG_FALLBACK_AFTER=0", "VLOG_FALLBACK_PROBE_INTERVAL=1h"},
+		OnError: func(err error) { reported = append(reported, err) },
+	})
+	require.NoError(t, err)
+	fw, vl := &fakeTransport{name: "forward"}, &fakeTransport{name: "victorialogs"}
+	tr, err := newFallbackTransport(c, fw, vl)
+	require.NoError(t, err)
+	ft := tr.(*handlers.FallbackTransport)
+
+	fw.setDown(true)
+	require.NoError(t, ft.Send(context.Background(), &handlers.Batch{Data: []byte("{\"msg\":\"a\"}\n"), Records: 1}),
+		"VLOG_FALLBACK_AFTER=0: the first failure switches")
+	require.True(t, ft.Status().OnFallback)
+	require.Len(t, vl.lines, 2)
+	var notice map[string]any
+	require.NoError(t, json.Unmarshal([]byte(vl.lines[1]), &notice))
+	require.Equal(t, "order-api", notice["service"])
+	require.Equal(t, "prod", notice["env"])
+	require.Equal(t, "1.2.3", notice["version"])
+	require.Equal(t, "warn", notice["level"])
+	require.Contains(t, notice["msg"], "sending to victorialogs directly")
+	require.Len(t, reported, 1)
+	require.EqualError(t, reported[0], "vlog: forward failing, sending to victorialogs directly: forward: connection refused")
+
+	f := func(env, wantVar string) {
+		t.Helper()
+		c, err := resolve(&Options{Environ: []string{env}})
+		require.NoError(t, err)
+		_, err = newFallbackTransport(c, &fakeTransport{name: "a"}, &fakeTransport{name: "b"})
+		var ce *ConfigError
+		require.True(t, errors.As(err, &ce), "%v", err)
+		require.Equal(t, wantVar, ce.Var)
+	}
+	f("VLOG_FALLBACK_AFTER=-1s", EnvFallbackAfter)
+	f("VLOG_FALLBACK_AFTER=soon", EnvFallbackAfter)
+	f("VLOG_FALLBACK_PROBE_INTERVAL=0", EnvFallbackProbeInterval)
+}
