@@ -2,6 +2,7 @@ package redact_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -56,7 +57,9 @@ func FuzzString(f *testing.F) {
 				t.Fatalf("String not idempotent:\nin:    %q\nonce:  %q\ntwice: %q", in, out, again)
 			}
 		}
-		_ = plain.IsSecretKey(in)
+		if got, want := plain.IsSecretKey(in), refIsSecretKey(in); got != want {
+			t.Fatalf("IsSecretKey(%q) = %v, reference says %v", in, got, want)
+		}
 	})
 }
 
@@ -92,4 +95,48 @@ func FuzzAppendJSON(f *testing.F) {
 		check(t, []byte(key))
 		check(t, []byte(val))
 	})
+}
+
+// docKeys are the built-in key names as the package doc lists them.
+var docKeys = strings.Fields(`password passwords passwd pwd passphrase
+	secret secrets client_secret secret_key secret_access_key
+	token access_token refresh_token id_token api_key
+	authorization proxy-authorization cookie cookies set-cookie
+	session session_id private_key credential credentials signature sig`)
+
+// refIsSecretKey is the documented key rule, written plainly: the normalized key ends with a
+// normalized name.
+func refIsSecretKey(key string) bool {
+	norm := func(s string) string {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case c == '-' || c == '_' || c == '.' || c == ' ':
+			case c >= 'A' && c <= 'Z':
+				b.WriteByte(c + 'a' - 'A')
+			default:
+				b.WriteByte(c)
+			}
+		}
+		return b.String()
+	}
+	k := norm(key)
+	for _, name := range docKeys {
+		if strings.HasSuffix(k, norm(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestIsSecretKeyReference(t *testing.T) {
+	r := mustNew(t, nil)
+	for _, s := range append(fuzzSeeds, docKeys...) {
+		for _, k := range []string{s, strings.ToUpper(s), "x_" + s, s + "_x", strings.ReplaceAll(s, "_", "-")} {
+			if got, want := r.IsSecretKey(k), refIsSecretKey(k); got != want {
+				t.Errorf("IsSecretKey(%q) = %v, reference says %v", k, got, want)
+			}
+		}
+	}
 }
