@@ -36,6 +36,37 @@ type eventTime struct {
 	ok        bool
 }
 
+// plainByte[c] is true for the bytes that stand for themselves in a JSON string: printable
+// ASCII other than '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainPrefix returns the length of the longest prefix of b made of plainByte bytes, looking
+// at 8 bytes at a time.
+func plainPrefix(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (ones * '"')
+		bs := x ^ (ones * '\\')
+		// A high bit marks a byte that is >= 0x80, < 0x20, '"' or '\\' (the usual "has zero
+		// byte" trick; a false positive only sends that word to the byte loop).
+		m := (x | (x - ones*0x20) | (q-ones) & ^q | (bs-ones) & ^bs) & highs
+		if m != 0 {
+			break
+		}
+	}
+	for i < len(b) && plainByte[b[i]] {
+		i++
+	}
+	return i
+}
+
 // jsonTranscoder turns one JSON value into msgpack. It is not safe for concurrent use; the
 // forward transport keeps one per connection.
 type jsonTranscoder struct {
@@ -72,6 +103,9 @@ func (t *jsonTranscoder) appendRecord(dst, in []byte) ([]byte, []byte, eventTime
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 func (t *jsonTranscoder) skipSpace() {
+	if t.pos < len(t.in) && t.in[t.pos] > ' ' {
+		return // the common case: compact JSON
+	}
 	for t.pos < len(t.in) && isSpace(t.in[t.pos]) {
 		t.pos++
 	}
@@ -230,14 +264,7 @@ func (t *jsonTranscoder) str() (bool, error) {
 	t.pos++ // opening quote
 	start := t.pos
 	// Fast path: no escape and ASCII up to the closing quote.
-	i := start
-	for i < len(t.in) {
-		c := t.in[i]
-		if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			break
-		}
-		i++
-	}
+	i := start + plainPrefix(t.in[start:])
 	if i < len(t.in) && t.in[i] == '"' {
 		t.out = appendStrHeader(t.out, i-start)
 		t.out = append(t.out, t.in[start:i]...)
