@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.vlog.dev/internal/ctxids"
+	"go.vlog.dev/redact"
 )
 
 // wantAllocs checks the allocations of f per run; skipped under the race detector, which
@@ -63,4 +64,20 @@ func TestLoggerAllocs(t *testing.T) {
 			slog.Duration("duration", time.Millisecond), slog.Bool("ok", true))
 	})
 	wantAllocs(t, 0, func() { l.Debug("disabled", "a", 1) })
+}
+
+// TestHandleAllocsRedacted: redaction keeps the handler at 0 allocations when there is no
+// secret in the record.
+func TestHandleAllocsRedacted(t *testing.T) {
+	red, err := redact.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewJSONHandler(io.Discard, &Options{Service: "order-api", Env: "prod", Version: "1.4.2", Redactor: red})
+	ctx := ctxids.With(context.Background(), ctxids.IDs{RequestID: "4bf92f3577b34da6a3ce929d0e0e4736"})
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "order created", 0)
+	r.AddAttrs(slog.String("order_id", "ord-1234567"), slog.Int("user_id", 42), slog.Float64("amount", 19.99),
+		slog.Int("items", 3), slog.Duration("duration", time.Millisecond), slog.Bool("ok", true),
+		slog.Any("err", errBoom), slog.Group("g", slog.String("path", "/orders/7")))
+	wantAllocs(t, 0, func() { _ = h.Handle(ctx, r) })
 }

@@ -219,8 +219,9 @@ func errorString(err error) (s string) {
 // marshalAny returns the JSON encoding of v for the values that have no fast path, with the
 // method the value implements taking precedence: json.Marshaler, encoding.TextMarshaler,
 // fmt.Stringer, then encoding/json's reflection. ok is false when v must be written as the
-// string s instead (a placeholder, a text or a String result).
-func marshalAny(v any) (js []byte, s string, ok bool) {
+// string s instead (a placeholder, a text or a String result). marshal replaces json.Marshal
+// when not nil.
+func marshalAny(v any, marshal func(any) ([]byte, error)) (js []byte, s string, ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			js, s, ok = nil, panicString(p), false
@@ -238,7 +239,10 @@ func marshalAny(v any) (js []byte, s string, ok bool) {
 	case fmt.Stringer:
 		return nil, x.String(), false
 	}
-	js, err := json.Marshal(v)
+	if marshal == nil {
+		marshal = json.Marshal
+	}
+	js, err := marshal(v)
 	if err != nil {
 		return nil, "!ERROR: " + errorString(err), false
 	}

@@ -21,11 +21,17 @@ type Redactor interface {
 	IsSecretKey(key string) bool
 	// MaskKey returns the string written instead of the value of a secret key.
 	MaskKey() string
+	// MaskKeyString returns the string written instead of the string v under a secret key
+	// (a keyed hash of v, for instance, so equal secrets can be correlated).
+	MaskKeyString(v string) string
 	// String returns s with the secret parts masked and whether anything was masked.
 	String(s string) (string, bool)
 	// AppendJSON appends js, one valid JSON value, to dst with the secrets masked; the result
 	// must be valid JSON.
 	AppendJSON(dst, js []byte) []byte
+	// Marshal encodes v as JSON like json.Marshal, masking what the redactor knows by type
+	// (struct fields tagged as secret, for instance). Its output goes through AppendJSON too.
+	Marshal(v any) ([]byte, error)
 }
 
 // Options configure a JSONHandler. The zero value (and nil) means the defaults stated per field.
@@ -350,7 +356,11 @@ func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
 	}
 	e.appendTopKey(a.Key, top)
 	if r := e.c.redactor; r != nil && r.IsSecretKey(a.Key) {
-		e.buf = appendString(e.buf, r.MaskKey())
+		if v.Kind() == slog.KindString {
+			e.buf = appendString(e.buf, r.MaskKeyString(v.String()))
+		} else {
+			e.buf = appendString(e.buf, r.MaskKey())
+		}
 		e.comma = true
 		return true
 	}
@@ -418,7 +428,11 @@ func (e *encoder) any(x any) {
 		// Text is the common case for a []byte in a log; binary data still gives valid JSON.
 		e.appendStringValue(string(x))
 	default:
-		js, s, ok := marshalAny(x)
+		var marshal func(any) ([]byte, error)
+		if e.c.redactor != nil {
+			marshal = e.c.redactor.Marshal
+		}
+		js, s, ok := marshalAny(x, marshal)
 		if !ok {
 			e.appendStringValue(s)
 			return

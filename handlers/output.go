@@ -40,6 +40,9 @@ type Stats struct {
 	LastError string
 	// LastErrorTime is when LastError happened.
 	LastErrorTime time.Time
+	// Redacted counts the values masked by redaction, by rule (see go.vlog.dev/redact); nil
+	// when redaction is off. Filled in by vlog.Logger.Stats.
+	Redacted map[string]uint64
 }
 
 // Drops counts dropped records by reason.

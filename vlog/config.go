@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.vlog.dev/handlers"
+	"go.vlog.dev/redact"
 )
 
 // Options configure New and Setup. The zero value (and nil) means: every setting from the
@@ -37,9 +40,41 @@ type Options struct {
 	// VLOG_ADD_SOURCE (a strconv.ParseBool value); default false. Code can turn it on, not off.
 	AddSource bool
 
-	// Output chooses the destination. Env VLOG_OUTPUT; default "auto". Accepted: "auto" and
-	// "stdout" (in this version auto always means stdout).
+	// Output chooses the destination. Env VLOG_OUTPUT; default "auto": forward when ECS
+	// injected FLUENT_HOST and FLUENT_PORT (FireLens), victorialogs when only VICTORIALOGS_URL
+	// is set, stdout otherwise. "stdout", "forward" and "victorialogs" force one.
 	Output string
+
+	// Buffer configures the bounded buffer between the logging goroutines and the network
+	// (see handlers.BufferOptions for the defaults). Non-zero fields win over VLOG_BUFFER_SIZE,
+	// VLOG_BATCH_SIZE, VLOG_BATCH_AGE, VLOG_MAX_RECORD_SIZE and VLOG_DROP_POLICY.
+	Buffer *handlers.BufferOptions
+
+	// StdoutBuffered puts the stdout output behind the buffer, so a blocked log pipe cannot
+	// stall the service (records are dropped and counted instead). Env VLOG_STDOUT_BUFFERED;
+	// default false. Code can turn it on, not off.
+	StdoutBuffered bool
+
+	// VictoriaLogs configures the victorialogs output, and the fallback from the router to
+	// VictoriaLogs. Non-zero fields win over VICTORIALOGS_URL and the VLOG_VICTORIALOGS_
+	// variables (see docs/victorialogs.md). Default nil: all from the environment.
+	VictoriaLogs *handlers.VictoriaLogsOptions
+
+	// Forward configures the forward output (FireLens). Non-zero fields win over FLUENT_HOST,
+	// FLUENT_PORT and the VLOG_FLUENT_ variables (see docs/forward.md). Default nil: all from
+	// the environment.
+	Forward *handlers.ForwardOptions
+
+	// Redact configures secret redaction, which is on by default (see go.vlog.dev/redact for
+	// what is masked). The VLOG_REDACT_ variables add to it. Default nil: the built-in rules.
+	Redact *redact.Options
+
+	// DisableRedaction turns redaction off (as VLOG_REDACT=false does).
+	DisableRedaction bool
+
+	// OnError, if set, is called from the output's background goroutine with every delivery
+	// error (with credentials removed). vlog never prints about itself; this is the hook.
+	OnError func(error)
 
 	// Writer is where the stdout output writes. Default os.Stdout. Tests and embedders use it
 	// to capture the records.
@@ -82,10 +117,12 @@ const (
 // knownVLOG lists the VLOG_ variables this version understands. A VLOG_ variable not in the list
 // is a configuration error (most likely a typo), except those under VLOG_TEST_, which belong to
 // the test suites.
-var knownVLOG = []string{EnvLevel, EnvAddSource, EnvOutput, EnvECSMetadataTimeout, EnvStopTimeout}
+var knownVLOG = []string{EnvRedact, EnvRedactKeys, EnvRedactIgnoreKeys, EnvRedactDisableRules, EnvRedactMask, EnvRedactHashKey,
+	EnvLevel, EnvAddSource, EnvOutput, EnvECSMetadataTimeout, EnvStopTimeout,
+	EnvBufferSize, EnvBatchSize, EnvBatchAge, EnvMaxRecordSize, EnvDropPolicy, EnvStdoutBuffered, EnvVictoriaLogsStreamFields, EnvVictoriaLogsAccountID, EnvVictoriaLogsProjectID, EnvVictoriaLogsUser, EnvVictoriaLogsPassword, EnvVictoriaLogsBearerToken, EnvVictoriaLogsCAFile, EnvVictoriaLogsTimeout, EnvFallbackAfter, EnvFallbackProbeInterval, EnvFluentTag, EnvFluentAck, EnvFluentCompress, EnvFluentTimeout}
 
 // knownOther lists the variables outside VLOG_ that New reads.
-var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI}
+var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI, EnvFluentHost, EnvFluentPort}
 
 // KnownVariables returns the names of all the environment variables New reads: SERVICE, ENV,
 // VERSION, the VLOG_ settings and the variables set by ECS. A VLOG_ variable not in the list
@@ -114,6 +151,13 @@ type config struct {
 	writer                io.Writer
 	fields                []slog.Attr
 
+	// environ is the environment as read, for the outputs' own settings (output.go).
+	environ        map[string]string
+	buffer         handlers.BufferOptions
+	stdoutBuffered bool
+	victoriaLogs   *handlers.VictoriaLogsOptions // Options.VictoriaLogs (victorialogs.go)
+	forward        *handlers.ForwardOptions      // Options.Forward (forward.go)
+
 	// ecs is the ECS task metadata, read at the end of resolve (ecs.go); ecs.meta.Container
 	// is the container name the FireLens tag is built from.
 	ecs         ecsLookup
@@ -136,8 +180,11 @@ func resolve(opts *Options) (*config, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 		if strings.HasPrefix(k, "VLOG_") && !strings.HasPrefix(k, "VLOG_TEST_") && !slices.Contains(knownVLOG, k) {
-			errs = append(errs, &ConfigError{Var: k, Value: v,
-				Reason: "unknown vlog variable (known: " + strings.Join(knownVLOG, ", ") + ")"})
+			reason := "unknown vlog variable (KnownVariables lists them)"
+			if near := closest(k, knownVLOG); near != "" {
+				reason = "unknown vlog variable; did you mean " + near + "?"
+			}
+			errs = append(errs, &ConfigError{Var: k, Value: v, Reason: reason})
 		}
 	}
 
@@ -198,10 +245,25 @@ func resolve(opts *Options) (*config, error) {
 		c.output, name = strings.TrimSpace(env[EnvOutput]), EnvOutput
 	}
 	switch c.output {
-	case "", "auto", "stdout":
-		c.output = "stdout"
+	case "", OutputAuto:
+		c.output = chooseOutput(OutputAuto, env)
+	case OutputStdout, OutputForward, OutputVictoriaLogs:
 	default:
-		errs = append(errs, &ConfigError{Var: name, Value: c.output, Reason: "want auto or stdout"})
+		errs = append(errs, &ConfigError{Var: name, Value: c.output, Reason: "want auto, stdout, forward or victorialogs"})
+	}
+	c.environ = env
+	var berrs []error
+	c.buffer, berrs = bufferConfig(opts, env)
+	errs = append(errs, berrs...)
+	c.stdoutBuffered = opts.StdoutBuffered
+	c.victoriaLogs = opts.VictoriaLogs
+	c.forward = opts.Forward
+	if v, ok := env[EnvStdoutBuffered]; ok && v != "" && !c.stdoutBuffered {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, &ConfigError{Var: EnvStdoutBuffered, Value: v, Reason: "want true or false"})
+		}
+		c.stdoutBuffered = b
 	}
 	if c.writer == nil {
 		c.writer = os.Stdout
@@ -258,4 +320,37 @@ func buildVersion() string {
 		rev += "-dirty"
 	}
 	return rev
+}
+
+// closest returns the name in names nearest to s by edit distance, if it is near enough to be a
+// typo (at most a third of the length), else "".
+func closest(s string, names []string) string {
+	best, bestD := "", len(s)/3+1
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -106,11 +106,17 @@ func TestInvalidEnvironment(t *testing.T) {
 	f("VLOG_LEVEL=warn+x", "VLOG_LEVEL", "warn+x")
 	f("VLOG_ADD_SOURCE=yes please", "VLOG_ADD_SOURCE", "yes please")
 	f("VLOG_OUTPUT=kafka", "VLOG_OUTPUT", "kafka")
+	f("VLOG_BUFFER_SIZE=lots", "VLOG_BUFFER_SIZE", "lots")
+	f("VLOG_BUFFER_SIZE=-1", "VLOG_BUFFER_SIZE", "-1")
+	f("VLOG_BATCH_AGE=soon", "VLOG_BATCH_AGE", "soon")
+	f("VLOG_DROP_POLICY=random", "VLOG_DROP_POLICY", "random")
+	f("VLOG_STDOUT_BUFFERED=maybe", "VLOG_STDOUT_BUFFERED", "maybe")
+	f("VLOG_TOTALLY_UNKNOWN=1", "VLOG_TOTALLY_UNKNOWN", "1")
 	f("VLOG_LEVLE=debug", "VLOG_LEVLE", "debug")
 	f("SERVICE=bad\x01name", "SERVICE", "bad\x01name")
 
 	_, err := New(&Options{Output: "kafka", Environ: []string{}})
-	require.EqualError(t, err, `vlog: invalid Options.Output="kafka": want auto or stdout`)
+	require.EqualError(t, err, `vlog: invalid Options.Output="kafka": want auto, stdout, forward or victorialogs`)
 
 	// All problems are reported at once.
 	_, err = New(&Options{Environ: []string{"VLOG_LEVEL=x", "VLOG_OUTPUT=y"}})
@@ -186,4 +192,59 @@ func TestStaticFields(t *testing.T) {
 	l.Info("m", "a", 1)
 	m := lastRecord(t, buf)
 	require.Equal(t, "payments", m["team"])
+}
+
+func TestParseSize(t *testing.T) {
+	f := func(in string, want int) {
+		t.Helper()
+		got, err := parseSize(in)
+		if want < 0 {
+			require.Error(t, err, in)
+			return
+		}
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	f("1024", 1024)
+	f("8MiB", 8<<20)
+	f("256 KiB", 256<<10)
+	f("1GiB", 1<<30)
+	f("5MB", 5e6)
+	f("10B", 10)
+	f("0", -1)
+	f("-5", -1)
+	f("MiB", -1)
+	f("1.5MiB", -1)
+	f("9999999999GiB", -1)
+}
+
+func TestAutoOutput(t *testing.T) {
+	f := func(env []string, want string) {
+		t.Helper()
+		m := map[string]string{}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		require.Equal(t, want, chooseOutput(OutputAuto, m))
+	}
+	f(nil, OutputStdout)
+	f([]string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=24224"}, OutputForward)
+	f([]string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=24224", "VICTORIALOGS_URL=http://vl:9428"}, OutputForward)
+	f([]string{"FLUENT_HOST=127.0.0.1"}, OutputStdout)
+	f([]string{"VICTORIALOGS_URL=http://vl:9428"}, OutputVictoriaLogs)
+}
+
+func TestStdoutBuffered(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := New(&Options{Writer: &buf, Environ: []string{"VLOG_STDOUT_BUFFERED=true", "VLOG_BATCH_AGE=1ms", "VLOG_BUFFER_SIZE=1MiB"}})
+	require.NoError(t, err)
+	for i := 0; i < 100; i++ {
+		l.Info("m", "i", i)
+	}
+	require.NoError(t, l.Close(context.Background()))
+	require.Equal(t, 100, strings.Count(buf.String(), "\n"))
+	st := l.Stats()
+	require.Equal(t, uint64(100), st.Delivered)
+	require.Equal(t, "closed", st.State)
 }

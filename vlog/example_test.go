@@ -47,6 +47,6 @@ func ExampleNew_invalidEnvironment() {
 	_, err := vlog.New(&vlog.Options{Environ: []string{"VLOG_LEVEL=verbose", "VLOG_LEVLE=debug"}})
 	fmt.Println(err)
 	// Output:
-	// vlog: invalid VLOG_LEVLE="debug": unknown vlog variable (known: VLOG_LEVEL, VLOG_ADD_SOURCE, VLOG_OUTPUT, VLOG_ECS_METADATA_TIMEOUT, VLOG_STOP_TIMEOUT)
+	// vlog: invalid VLOG_LEVLE="debug": unknown vlog variable; did you mean VLOG_LEVEL?
 	// vlog: invalid VLOG_LEVEL="verbose": want debug, info, warn or error, optionally with an offset such as warn+2
 }

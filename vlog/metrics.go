@@ -3,6 +3,7 @@ package vlog
 import (
 	"errors"
 	"expvar"
+	"go.vlog.dev/redact"
 	"net/http"
 	"strconv"
 	"strings"
@@ -86,6 +87,18 @@ var metrics = []metric{
 			}
 			return 0
 		})},
+	{name: "vlog_redactions_total", kind: counter, label: "rule",
+		help: "Values masked by secret redaction, by rule (every rule of redact.RuleNames is listed, 0 included; none when redaction is off).",
+		samples: func(s *metricSource) []sample {
+			if s.stats.Redacted == nil {
+				return nil
+			}
+			out := make([]sample, 0, len(redact.RuleNames()))
+			for _, rule := range redact.RuleNames() {
+				out = append(out, sample{rule, float64(s.stats.Redacted[rule])})
+			}
+			return out
+		}},
 	{name: "vlog_ecs_metadata_errors_total", kind: counter,
 		help:    "Failures to read the ECS task metadata at setup (the records lack the fields that could not be read).",
 		samples: one(func(s *metricSource) int { return s.ecsErrors })},
@@ -101,7 +114,7 @@ const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 //
 //	vlog_records_enqueued_total, vlog_records_delivered_total, vlog_records_dropped_total{reason},
 //	vlog_retries_total, vlog_buffer_bytes, vlog_buffer_records, vlog_output_failing,
-//	vlog_ecs_metadata_errors_total
+//	vlog_redactions_total{rule}, vlog_ecs_metadata_errors_total
 //
 // The counters start at zero when the Logger is created. Mount it on the service's mux, for
 // instance at "GET /metrics"; other methods are answered 405.
@@ -123,6 +136,10 @@ func (l *Logger) MetricsHandler() http.Handler {
 // appendExposition appends the text exposition of every metric.
 func appendExposition(b []byte, src *metricSource) []byte {
 	for _, m := range metrics {
+		samples := m.samples(src)
+		if len(samples) == 0 {
+			continue // e.g. redactions when redaction is off
+		}
 		b = append(b, "# HELP "...)
 		b = append(b, m.name...)
 		b = append(b, ' ')
@@ -132,7 +149,7 @@ func appendExposition(b []byte, src *metricSource) []byte {
 		b = append(b, ' ')
 		b = append(b, m.kind...)
 		b = append(b, '\n')
-		for _, s := range m.samples(src) {
+		for _, s := range samples {
 			b = append(b, m.name...)
 			if m.label != "" {
 				b = append(b, '{')
@@ -201,6 +218,9 @@ func expvarValue(src *metricSource) map[string]any {
 	for _, m := range metrics {
 		key := strings.TrimPrefix(m.name, "vlog_")
 		samples := m.samples(src)
+		if len(samples) == 0 {
+			continue
+		}
 		if m.label == "" {
 			v[key] = samples[0].value
 			continue

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"go.vlog.dev/handlers"
+	"go.vlog.dev/redact"
 )
 
 // Logger is a ready *slog.Logger plus the handle that owns its output. The embedded
@@ -13,9 +14,10 @@ import (
 type Logger struct {
 	*slog.Logger
 
-	level  *slog.LevelVar
-	output handlers.Output
-	cfg    *config
+	level    *slog.LevelVar
+	output   handlers.Output
+	cfg      *config
+	redactor *redact.Redactor // nil when redaction is off
 }
 
 // Stats are the counters of a Logger's output.
@@ -32,16 +34,30 @@ func New(opts *Options) (*Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := handlers.NewWriterOutput(cfg.output, cfg.writer)
-	h := handlers.NewJSONHandler(out, &handlers.Options{
+	red, err := newRedactor(opts, cfg.environ)
+	if err != nil {
+		return nil, err
+	}
+	var h *handlers.JSONHandler
+	out, err := newOutput(cfg, func(dst []byte, level slog.Level, msg string, attrs ...slog.Attr) []byte {
+		return h.EncodeNotice(dst, level, msg, attrs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	hopts := &handlers.Options{
 		Level:     cfg.level,
 		AddSource: cfg.addSource,
 		Service:   cfg.service,
 		Env:       cfg.env,
 		Version:   cfg.version,
 		Metadata:  append(cfg.ecs.meta.attrs(), cfg.fields...),
-	})
-	l := &Logger{Logger: slog.New(h), level: cfg.level, output: out, cfg: cfg}
+	}
+	if red != nil {
+		hopts.Redactor = red
+	}
+	h = handlers.NewJSONHandler(out, hopts)
+	l := &Logger{Logger: slog.New(h), level: cfg.level, output: out, cfg: cfg, redactor: red}
 	l.warnECS()
 	return l, nil
 }
@@ -62,7 +78,17 @@ func Setup(opts *Options) (*Logger, error) {
 func (l *Logger) Close(ctx context.Context) error { return l.output.Close(ctx) }
 
 // Stats returns a snapshot of the output's counters.
-func (l *Logger) Stats() Stats { return l.output.Stats() }
+func (l *Logger) Stats() Stats {
+	s := l.output.Stats()
+	if l.redactor != nil {
+		s.Redacted = l.redactor.Counts()
+	}
+	return s
+}
+
+// Redactor returns the redactor the Logger applies, nil when redaction is off. It can wrap other
+// handlers (redact.NewHandler) so that they mask the same secrets.
+func (l *Logger) Redactor() *redact.Redactor { return l.redactor }
 
 // LevelVar returns the variable holding the logger's minimum level: Set changes it at run time
 // for this Logger and everything derived from it.
