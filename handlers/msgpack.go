@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -54,11 +55,11 @@ func plainPrefix(b []byte) int {
 		x := binary.LittleEndian.Uint64(b[i:])
 		q := x ^ (ones * '"')
 		bs := x ^ (ones * '\\')
-		// A high bit marks a byte that is >= 0x80, < 0x20, '"' or '\\' (the usual "has zero
-		// byte" trick; a false positive only sends that word to the byte loop).
-		m := (x | (x - ones*0x20) | (q-ones) & ^q | (bs-ones) & ^bs) & highs
+		// A high bit marks a byte that is >= 0x80, < 0x20, '"' or '\\' (the "has zero byte"
+		// trick). Borrows only run upwards, so the lowest mark is a true one.
+		m := (x | (x - ones*0x20) | (q-ones)&^q | (bs-ones)&^bs) & highs
 		if m != 0 {
-			break
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for i < len(b) && plainByte[b[i]] {
