@@ -1,0 +1,199 @@
+package vlog
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tinylib/msgp/msgp"
+
+	"go.vlog.dev/handlers"
+)
+
+func TestForwardOptionsFromEnv(t *testing.T) {
+	f := func(env map[string]string, code *handlers.ForwardOptions, container, taskID string, want handlers.ForwardOptions) {
+		t.Helper()
+		c := &config{service: "order-api", environ: env, forward: code}
+		c.ecs.meta.Container, c.ecs.meta.TaskID = container, taskID
+		got, err := forwardOptions(c)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	base := map[string]string{EnvFluentHost: "127.0.0.1", EnvFluentPort: "24224"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	// Defaults: the service name as the tag, ack on, no compression, default timeout.
+	f(base, nil, "", "", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "order-api"})
+	// On ECS: the FireLens tag.
+	f(base, nil, "app", "0123abcd", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "app-firelens-0123abcd"})
+	f(base, nil, "app", "", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "app-firelens-vlog"})
+	f(with(EnvFluentTag, " mytag ", EnvFluentAck, "false", EnvFluentCompress, "GZIP", EnvFluentTimeout, "250ms"), nil, "app", "x",
+		handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "mytag", DisableAck: true, Compression: "gzip", Timeout: 250 * time.Millisecond})
+	f(with(EnvFluentAck, "true"), nil, "", "", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "order-api"})
+	f(with(EnvFluentHost, "::1"), nil, "", "", handlers.ForwardOptions{Address: "[::1]:24224", Tag: "order-api"})
+	f(map[string]string{EnvFluentHost: "unix:///var/run/fluent.sock"}, nil, "", "",
+		handlers.ForwardOptions{Network: "unix", Address: "/var/run/fluent.sock", Tag: "order-api"})
+	// Code wins.
+	f(with(EnvFluentTag, "env", EnvFluentTimeout, "1s", EnvFluentCompress, "gzip"),
+		&handlers.ForwardOptions{Address: "h:1", Tag: "code", Timeout: 2 * time.Second, Compression: "none", DisableAck: true}, "", "",
+		handlers.ForwardOptions{Address: "h:1", Tag: "code", Timeout: 2 * time.Second, Compression: "none", DisableAck: true})
+	f(nil, &handlers.ForwardOptions{Address: "h:1"}, "", "", handlers.ForwardOptions{Address: "h:1", Tag: "order-api"})
+}
+
+func TestForwardOptionsErrors(t *testing.T) {
+	f := func(env map[string]string, wantVar, wantValue string) {
+		t.Helper()
+		_, err := forwardOptions(&config{service: "s", environ: env})
+		var ce *ConfigError
+		require.True(t, errors.As(err, &ce), "%v", err)
+		found := false
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			if errors.As(e, &ce) && ce.Var == wantVar && ce.Value == wantValue {
+				found = true
+			}
+		}
+		require.True(t, found, "%v: want %s=%q", err, wantVar, wantValue)
+		require.Contains(t, err.Error(), wantVar)
+	}
+	f(map[string]string{EnvFluentPort: "24224"}, EnvFluentHost, "")
+	f(map[string]string{EnvFluentHost: "h"}, EnvFluentPort, "")
+	f(map[string]string{EnvFluentHost: "h", EnvFluentPort: "0"}, EnvFluentPort, "0")
+	f(map[string]string{EnvFluentHost: "h", EnvFluentPort: "65536"}, EnvFluentPort, "65536")
+	f(map[string]string{EnvFluentHost: "h", EnvFluentPort: "http"}, EnvFluentPort, "http")
+	f(map[string]string{EnvFluentHost: "unix://"}, EnvFluentHost, "unix://")
+	ok := map[string]string{EnvFluentHost: "h", EnvFluentPort: "1"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{k: v}
+		for k, v := range ok {
+			m[k] = v
+		}
+		return m
+	}
+	f(with(EnvFluentAck, "maybe"), EnvFluentAck, "maybe")
+	f(with(EnvFluentCompress, "zstd"), EnvFluentCompress, "zstd")
+	f(with(EnvFluentTimeout, "5"), EnvFluentTimeout, "5")
+	f(with(EnvFluentTimeout, "-1s"), EnvFluentTimeout, "-1s")
+
+	// Through New: the error names the variable; and VLOG_FLUENT_ variables are known.
+	_, err := New(&Options{Environ: []string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=x"}})
+	require.ErrorContains(t, err, `FLUENT_PORT="x"`)
+	_, err = New(&Options{Environ: []string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=1", "VLOG_FLUENT_TAGG=x"}})
+	require.ErrorContains(t, err, "did you mean VLOG_FLUENT_TAG")
+	require.Contains(t, KnownVariables(), EnvFluentHost)
+	require.Contains(t, KnownVariables(), EnvFluentCompress)
+}
+
+// forwardSink is a minimal forward server: it decodes PackedForward messages, acks them and
+// keeps the records.
+type forwardSink struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	tags []string
+	recs []map[string]any
+	wg   sync.WaitGroup
+}
+
+func newForwardSink(t *testing.T) *forwardSink {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &forwardSink{ln: ln}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go s.serve(c)
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); s.wg.Wait() })
+	return s
+}
+
+func (s *forwardSink) serve(c net.Conn) {
+	defer s.wg.Done()
+	defer c.Close()
+	r := msgp.NewReader(c)
+	for {
+		if _, err := r.ReadArrayHeader(); err != nil {
+			return
+		}
+		tag, _ := r.ReadString()
+		bin, err := r.ReadBytes(nil)
+		if err != nil {
+			return
+		}
+		opts := map[string]any{}
+		if err := r.ReadMapStrIntf(opts); err != nil {
+			return
+		}
+		for len(bin) > 0 {
+			var rec any
+			if _, bin, err = msgp.ReadArrayHeaderBytes(bin); err != nil {
+				return
+			}
+			if bin, err = msgp.Skip(bin); err != nil { // EventTime
+				return
+			}
+			if rec, bin, err = msgp.ReadIntfBytes(bin); err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.tags = append(s.tags, tag)
+			s.recs = append(s.recs, rec.(map[string]any))
+			s.mu.Unlock()
+		}
+		if chunk, ok := opts["chunk"].(string); ok {
+			ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), chunk)
+			if _, err := c.Write(ack); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestForwardOutput: with FLUENT_HOST and FLUENT_PORT set, New picks the forward output and
+// the records arrive as structured maps under the tag.
+func TestForwardOutput(t *testing.T) {
+	s := newForwardSink(t)
+	host, port, _ := net.SplitHostPort(s.ln.Addr().String())
+	l, err := New(&Options{Environ: []string{"SERVICE=order-api", "ENV=prod", "FLUENT_HOST=" + host, "FLUENT_PORT=" + port,
+		"VLOG_BATCH_AGE=10ms"}})
+	require.NoError(t, err)
+	require.Equal(t, OutputForward, l.Output())
+	for i := range 100 {
+		l.Info("order created", "i", i, "order", map[string]any{"id": "ord-1"})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, l.Close(ctx))
+	st := l.Stats()
+	require.Equal(t, "forward", st.Output)
+	require.Equal(t, uint64(100), st.Delivered, "%+v", st)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.Len(t, s.recs, 100)
+	require.Equal(t, "order-api", s.tags[0])
+	r := s.recs[99]
+	require.Equal(t, "order created", r["msg"])
+	require.Equal(t, "prod", r["env"])
+	require.Equal(t, int64(99), r["i"])
+	require.Equal(t, "ord-1", r["order"].(map[string]any)["id"])
+	require.True(t, strings.HasSuffix(r["event_time"].(string), "Z"))
+}
