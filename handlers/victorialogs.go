@@ -38,8 +38,9 @@ const (
 	DefaultGzipLevel = gzip.BestSpeed
 )
 
-// DefaultStreamFields are the stream fields sent when none are configured.
-var DefaultStreamFields = []string{"service", "env", "ecs_cluster", "container"}
+// DefaultStreamFields returns the stream fields sent when none are configured: service, env,
+// ecs_cluster, container. The slice is a new copy.
+func DefaultStreamFields() []string { return []string{"service", "env", "ecs_cluster", "container"} }
 
 // VictoriaLogsOptions configure a VictoriaLogsTransport. Every field but URLs may be left zero
 // for the default stated per field.
@@ -53,7 +54,7 @@ type VictoriaLogsOptions struct {
 	// that fails is skipped for a while (the next one takes its share). At least one.
 	URLs []string
 
-	// StreamFields are VictoriaLogs' _stream_fields. Default DefaultStreamFields (service, env,
+	// StreamFields are VictoriaLogs' _stream_fields. Default DefaultStreamFields() (service, env,
 	// ecs_cluster, container), unless the URL's query sets _stream_fields. High-cardinality
 	// names are refused (see CheckStreamFields).
 	StreamFields []string
@@ -133,7 +134,9 @@ type VictoriaLogsTransport struct {
 	gzipPool    sync.Pool
 	bufPool     sync.Pool
 
-	// resume is the state of the last batch that failed in part (touched by Send only).
+	// sendMu serializes Send (BufferedOutput calls it from one goroutine; other callers may
+	// not). resume is the state of the last batch that failed in part.
+	sendMu sync.Mutex
 	resume struct {
 		seq   uint64
 		size  int
@@ -364,7 +367,7 @@ func newEndpoint(raw string, o *VictoriaLogsOptions) (*vlEndpoint, error) {
 		}
 		q.Set("_stream_fields", strings.Join(fields, ","))
 	default:
-		q.Set("_stream_fields", strings.Join(DefaultStreamFields, ","))
+		q.Set("_stream_fields", strings.Join(DefaultStreamFields(), ","))
 	}
 	if len(o.IgnoreFields) > 0 {
 		q.Set("ignore_fields", strings.Join(append(q["ignore_fields"], o.IgnoreFields...), ","))
@@ -394,8 +397,8 @@ func basicAuth(user, pass string) string {
 	return r.Header.Get("Authorization")
 }
 
-// redactRaw hides the credentials of a URL that does not parse: everything between "//" and
-// the last "@" before the path.
+// redactRaw hides the password of a URL that does not parse, as url.URL.Redacted does: what
+// follows the first ":" up to the last "@" before the path.
 func redactRaw(s string) string {
 	i := strings.Index(s, "//")
 	if i < 0 {
@@ -406,10 +409,15 @@ func redactRaw(s string) string {
 	if end < 0 {
 		end = len(rest)
 	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		return s[:i+2] + "xxxxx" + rest[at:]
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
 	}
-	return s
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return s // no password: url.URL.Redacted keeps such a URL as is too
+	}
+	return s[:i+2] + user + ":xxxxx" + rest[at:]
 }
 
 func splitList(s string) []string {
@@ -553,6 +561,8 @@ func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
 	if len(b.Data) == 0 {
 		return nil
 	}
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
 	data, truncated := t.limitLines(b.Data)
 	parts := t.split(data)
 

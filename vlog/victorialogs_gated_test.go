@@ -99,7 +99,11 @@ func writeSeq(t *testing.T, h slog.Handler, t0 time.Time, from, n int, pace time
 
 // checkSeq checks that the rows hold every seq of [0, n) at least once (exactly once unless
 // dups) with the schema fields intact, and returns the rows by seq.
-func checkSeq(t *testing.T, rows []map[string]any, t0 time.Time, n int, service, env string, dups bool) map[int][]map[string]any {
+//
+// A big record is truncated with the marker on the direct path (truncated "truncated");
+// through Fluent Bit it arrives whole ("whole": 200 KB is under VictoriaLogs' 256 KiB line
+// limit); through the fallback, either ("either").
+func checkSeq(t *testing.T, rows []map[string]any, t0 time.Time, n int, service, env string, dups bool, truncated string) map[int][]map[string]any {
 	t.Helper()
 	bySeq := map[int][]map[string]any{}
 	for _, m := range rows {
@@ -129,7 +133,15 @@ func checkSeq(t *testing.T, rows []map[string]any, t0 time.Time, n int, service,
 		require.Equal(t, levels[i%3], m["level"])
 		require.Equal(t, "o-"+strconv.Itoa(i), m["order_id"])
 		if i%5000 == 4999 {
-			require.NotEmpty(t, m[handlers.TruncatedKey], "seq %d: truncated with the marker", i)
+			big, _ := m["big"].(string)
+			switch {
+			case m[handlers.TruncatedKey] != nil:
+				require.True(t, truncated != "whole", "seq %d: truncated", i)
+				require.Less(t, len(big), 64<<10, "seq %d: truncated", i)
+			default:
+				require.True(t, truncated != "truncated", "seq %d: not truncated", i)
+				require.Equal(t, 200<<10, len(big), "seq %d: whole", i)
+			}
 		}
 	}
 	return bySeq
@@ -152,7 +164,7 @@ func TestGatedVictoriaLogsDirect(t *testing.T) {
 
 	rows := queryVL(t, base, `env:="`+env+`"`, n)
 	require.Len(t, rows, n)
-	checkSeq(t, rows, t0, n, "vlog-gated", env, false)
+	checkSeq(t, rows, t0, n, "vlog-gated", env, false, "truncated")
 	require.Equal(t, `{env="`+env+`",service="vlog-gated"}`, rows[0]["_stream"], "stream fields")
 }
 
@@ -323,7 +335,7 @@ func TestGatedVictoriaLogsFallback(t *testing.T) {
 	require.Equal(t, int32(2), switches.Load())
 
 	rows := queryVL(t, base, `env:="`+env+`"`, n+2)
-	bySeq := checkSeq(t, rows, t0, n, "vlog-gated-fallback", env, true)
+	bySeq := checkSeq(t, rows, t0, n, "vlog-gated-fallback", env, true, "truncated")
 	via, dups, notices := 0, 0, 0
 	for _, rs := range bySeq {
 		dups += len(rs) - 1
@@ -365,7 +377,60 @@ func TestGatedFluentBitForward(t *testing.T) {
 	require.Zero(t, s.Dropped.Total(), "%+v", s)
 
 	rows := queryVL(t, base, `env:="`+env+`"`, n)
-	checkSeq(t, rows, t0, n, "vlog-gated-fluent", env, false)
+	checkSeq(t, rows, t0, n, "vlog-gated-fluent", env, false, "whole")
+}
+
+// TestGatedFluentBitFallback is the whole chain with real servers: vlog.New with FLUENT_HOST,
+// FLUENT_PORT and VICTORIALOGS_URL; fluent-bit (forward.conf) is killed (SIGKILL) mid-run
+// and started again on the same port.
+func TestGatedFluentBitFallback(t *testing.T) {
+	base := victoriaLogsURL(t)
+	fb := newFluentBit(t, "forward.conf", base)
+	host, port, err := net.SplitHostPort(fb.addr)
+	require.NoError(t, err)
+	env := runID(t)
+	var reported atomic.Int32
+	l, err := vlog.New(&vlog.Options{
+		Environ: []string{
+			"SERVICE=vlog-gated-fluent-fallback", "ENV=" + env, "VERSION=test",
+			"FLUENT_HOST=" + host, "FLUENT_PORT=" + port, "VICTORIALOGS_URL=" + base,
+			"VLOG_FALLBACK_AFTER=500ms", "VLOG_FALLBACK_PROBE_INTERVAL=1s",
+		},
+		OnError: func(err error) {
+			if strings.Contains(err.Error(), "sending to victorialogs directly") {
+				reported.Add(1)
+			}
+		},
+	})
+	require.NoError(t, err)
+	require.Equal(t, "forward", l.Output())
+	const n = 30000
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second).UTC()
+	writeSeq(t, l.Handler(), t0, 0, n/3, 10*time.Millisecond)
+	fb.stop(os.Kill) // mid-run: the router crashes
+	writeSeq(t, l.Handler(), t0, n/3, n/3, 10*time.Millisecond)
+	fb.start() // and comes back
+	writeSeq(t, l.Handler(), t0, 2*n/3, n-2*n/3, 10*time.Millisecond)
+	time.Sleep(2 * time.Second) // a probe finds the router again
+	writeSeq(t, l.Handler(), t0, n, 0, 0)
+	require.NoError(t, l.Close(context.Background()))
+	s := l.Stats()
+	require.Zero(t, s.Dropped.Total(), "%+v", s)
+	require.GreaterOrEqual(t, reported.Load(), int32(1), "the switch was reported to OnError")
+
+	rows := queryVL(t, base, `env:="`+env+`"`, n)
+	bySeq := checkSeq(t, rows, t0, n, "vlog-gated-fluent-fallback", env, true, "either")
+	dups, notices := 0, 0
+	for _, rs := range bySeq {
+		dups += len(rs) - 1
+	}
+	for _, m := range rows {
+		if m["vlog_fallback_from"] != nil {
+			notices++
+		}
+	}
+	t.Logf("%d records, %d duplicates, %d switch notices", n, dups, notices)
+	require.GreaterOrEqual(t, notices, 1, "the switch is a record in the stream")
 }
 
 func TestGatedFluentBitStdout(t *testing.T) {
@@ -431,6 +496,22 @@ func TestGatedFluentBitStdout(t *testing.T) {
 // startFluentBit runs VLOG_TEST_FLUENT_BIT with examples/fluent-bit/<conf>, its output to
 // base, and returns the address of its forward input.
 func startFluentBit(t *testing.T, conf, base string) string {
+	return newFluentBit(t, conf, base).addr
+}
+
+// fluentBit is a fluent-bit process the test can kill and start again on the same port.
+type fluentBit struct {
+	t         *testing.T
+	bin, conf string
+	env       []string
+	addr      string
+	mu        sync.Mutex
+	logs      strings.Builder
+	cmd       *exec.Cmd
+	done      chan struct{}
+}
+
+func newFluentBit(t *testing.T, conf, base string) *fluentBit {
 	bin := os.Getenv("VLOG_TEST_FLUENT_BIT")
 	if bin == "" {
 		t.Skip("neither VLOG_TEST_FLUENT_ADDR nor VLOG_TEST_FLUENT_BIT is set")
@@ -444,44 +525,61 @@ func startFluentBit(t *testing.T, conf, base string) string {
 	ln.Close()
 	path, err := filepath.Abs(filepath.Join("..", "examples", "fluent-bit", conf))
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "-c", path)
-	cmd.Env = append(os.Environ(), "FORWARD_LISTEN=127.0.0.1", "FORWARD_PORT="+port,
-		"VICTORIALOGS_HOST="+u.Hostname(), "VICTORIALOGS_PORT="+u.Port())
-	logs := &strings.Builder{}
-	var mu sync.Mutex
-	cmd.Stdout = lockedWriter{&mu, logs}
-	cmd.Stderr = lockedWriter{&mu, logs}
-	require.NoError(t, cmd.Start())
+	fb := &fluentBit{t: t, bin: bin, conf: path, addr: addr,
+		env: append(os.Environ(), "FORWARD_LISTEN=127.0.0.1", "FORWARD_PORT="+port,
+			"VICTORIALOGS_HOST="+u.Hostname(), "VICTORIALOGS_PORT="+u.Port(), "STORAGE_PATH="+t.TempDir())}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		mu.Lock()
-		defer mu.Unlock()
+		fb.stop(os.Interrupt)
+		fb.mu.Lock()
+		defer fb.mu.Unlock()
 		if t.Failed() || testing.Verbose() {
-			t.Logf("fluent-bit %s:\n%s", conf, logs.String())
+			t.Logf("fluent-bit %s:\n%s", conf, fb.logs.String())
 		}
 	})
+	fb.start()
+	return fb
+}
+
+// start starts the process and waits for its forward input.
+func (fb *fluentBit) start() {
+	t := fb.t
+	cmd := exec.Command(fb.bin, "-c", fb.conf)
+	cmd.Env = fb.env
+	cmd.Stdout = lockedWriter{&fb.mu, &fb.logs}
+	cmd.Stderr = lockedWriter{&fb.mu, &fb.logs}
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	fb.cmd, fb.done = cmd, done
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", fb.addr, time.Second)
 		if err == nil {
 			c.Close()
-			return addr
+			return
 		}
 		if time.Now().After(deadline) {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("fluent-bit did not open %s: %v\n%s", addr, err, logs.String())
+			fb.mu.Lock()
+			defer fb.mu.Unlock()
+			t.Fatalf("fluent-bit did not open %s: %v\n%s", fb.addr, err, fb.logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// stop sends sig (os.Kill: a crash) and waits for the process to end.
+func (fb *fluentBit) stop(sig os.Signal) {
+	if fb.cmd == nil {
+		return
+	}
+	_ = fb.cmd.Process.Signal(sig)
+	select {
+	case <-fb.done:
+	case <-time.After(10 * time.Second):
+		_ = fb.cmd.Process.Kill()
+		<-fb.done
+	}
+	fb.cmd = nil
 }
 
 type lockedWriter struct {
