@@ -122,7 +122,7 @@ var knownVLOG = []string{EnvRedact, EnvRedactKeys, EnvRedactIgnoreKeys, EnvRedac
 	EnvBufferSize, EnvBatchSize, EnvBatchAge, EnvMaxRecordSize, EnvDropPolicy, EnvStdoutBuffered, EnvVictoriaLogsStreamFields, EnvVictoriaLogsAccountID, EnvVictoriaLogsProjectID, EnvVictoriaLogsUser, EnvVictoriaLogsPassword, EnvVictoriaLogsBearerToken, EnvVictoriaLogsCAFile, EnvVictoriaLogsTimeout, EnvFallbackAfter, EnvFallbackProbeInterval, EnvFluentTag, EnvFluentAck, EnvFluentCompress, EnvFluentTimeout}
 
 // knownOther lists the variables outside VLOG_ that New reads.
-var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI, EnvFluentHost, EnvFluentPort}
+var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI, EnvFluentHost, EnvFluentPort, EnvVictoriaLogsURL}
 
 // KnownVariables returns the names of all the environment variables New reads: SERVICE, ENV,
 // VERSION, the VLOG_ settings and the variables set by ECS. A VLOG_ variable not in the list
