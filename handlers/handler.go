@@ -210,18 +210,20 @@ func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Recor
 	e.appendStringValue(r.Message)
 	e.buf = append(e.buf, h.c.head...)
 	if ctx != nil {
+		// Correlation ids are identifiers, not free text: they are not passed to the
+		// redactor (the middleware only accepts sane request ids and hex trace ids).
 		ids := ctxids.From(ctx)
 		if ids.RequestID != "" {
 			e.buf = append(e.buf, `,"request_id":`...)
-			e.appendStringValue(ids.RequestID)
+			e.buf = appendString(e.buf, ids.RequestID)
 		}
 		if ids.TraceID != "" {
 			e.buf = append(e.buf, `,"trace_id":`...)
-			e.appendStringValue(ids.TraceID)
+			e.buf = appendString(e.buf, ids.TraceID)
 		}
 		if ids.SpanID != "" {
 			e.buf = append(e.buf, `,"span_id":`...)
-			e.appendStringValue(ids.SpanID)
+			e.buf = appendString(e.buf, ids.SpanID)
 		}
 	}
 	e.buf = append(e.buf, h.c.meta...)

@@ -1,6 +1,9 @@
 package redact
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // builtinKeys are the default secret key names, as documented in the package doc. Several are
 // implied by others through suffix matching ("access_token" ends with "token"); they are listed
@@ -193,5 +196,37 @@ func (ks *keySet) lastByte(c byte) bool {
 // lowercased, '-', '_', '.' and ' ' dropped), ends with one of the secret names and is not
 // ignored. It neither allocates nor counts. It always reports false when rule "key" is disabled.
 func (r *Redactor) IsSecretKey(key string) bool {
-	return r.keyOn && r.keys.match(key)
+	if !r.keyOn || key == "" {
+		return false
+	}
+	// The same few keys come back in every record: their answers are cached in a small
+	// direct-mapped table, one key per slot, first come first kept (so a slot never thrashes
+	// and a miss costs no allocation: it falls back to match). Strings are immutable and the
+	// cached key is a copy, so an entry can never go stale.
+	slot := &r.keyCache[keyCacheIndex(key)]
+	if e := slot.Load(); e != nil && e.key == key {
+		return e.secret
+	}
+	secret := r.keys.match(key)
+	if len(key) <= maxKeyLen && slot.Load() == nil {
+		slot.CompareAndSwap(nil, &keyEntry{key: strings.Clone(key), secret: secret})
+	}
+	return secret
+}
+
+// keyCacheSlots is the size of the key cache: more than the distinct keys of a typical
+// service's records.
+const keyCacheSlots = 512
+
+// keyEntry is a cached answer of IsSecretKey.
+type keyEntry struct {
+	key    string
+	secret bool
+}
+
+// keyCacheIndex spreads keys over the slots by their length and three of their bytes.
+func keyCacheIndex(key string) uint {
+	n := uint(len(key))
+	h := n*0x9e3779b1 ^ uint(key[0])*0x85ebca6b ^ uint(key[n/2])*0xc2b2ae35 ^ uint(key[n-1])*0x27d4eb2f
+	return (h ^ h>>15) % keyCacheSlots
 }

@@ -70,6 +70,8 @@ type Redactor struct {
 	hashKey    []byte
 	hashes     sync.Pool // of hash.Hash (HMAC-SHA256 keyed with hashKey)
 	counts     [numRules]atomic.Uint64
+	// keyCache remembers IsSecretKey's answer for the keys seen (see keys.go).
+	keyCache [keyCacheSlots]atomic.Pointer[keyEntry]
 }
 
 // rule identifies a redaction rule; it indexes Redactor.counts.
