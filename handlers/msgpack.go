@@ -119,13 +119,13 @@ func (t *jsonTranscoder) value(depth int) error {
 		return errJSONSyntax
 	}
 	switch c := t.in[t.pos]; {
+	case c == '"':
+		_, err := t.str()
+		return err
 	case c == '{':
 		return t.object(depth)
 	case c == '[':
 		return t.array(depth)
-	case c == '"':
-		_, err := t.str()
-		return err
 	case c == 't':
 		return t.literal("true", 0xc3)
 	case c == 'f':
@@ -172,9 +172,11 @@ func (t *jsonTranscoder) object(depth int) error {
 		}
 		// The key "event_time" at the top level: remember its value's position.
 		isTime = isTime && depth == 0 && string(t.out[keyAt:]) == "\xaaevent_time"
-		t.skipSpace()
 		if t.pos >= len(t.in) || t.in[t.pos] != ':' {
-			return errJSONSyntax
+			t.skipSpace()
+			if t.pos >= len(t.in) || t.in[t.pos] != ':' {
+				return errJSONSyntax
+			}
 		}
 		t.pos++
 		valAt := len(t.out)
@@ -185,9 +187,11 @@ func (t *jsonTranscoder) object(depth int) error {
 			t.time = parseEventTime(t.out[valAt:])
 		}
 		n++
-		t.skipSpace()
-		if t.pos >= len(t.in) {
-			return errJSONSyntax
+		if t.pos >= len(t.in) || t.in[t.pos] != ',' && t.in[t.pos] != '}' {
+			t.skipSpace()
+			if t.pos >= len(t.in) {
+				return errJSONSyntax
+			}
 		}
 		if c := t.in[t.pos]; c == ',' {
 			t.pos++
@@ -678,10 +682,45 @@ func parseEventTime(mp []byte) eventTime {
 		nsec, ok7 := digits(s[20:29])
 		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 && day >= 1 &&
 			day <= 31 && hour < 24 && minute < 60 && sec < 60 {
-			return toEventTime(time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC))
+			if day <= daysIn(month, year) {
+				days := daysFromCivil(year, month, day)
+				secs := days*86400 + int64(hour*3600+minute*60+sec)
+				if secs >= 0 && secs <= math.MaxUint32 {
+					return eventTime{sec: uint32(secs), nsec: uint32(nsec), ok: true}
+				}
+				return eventTime{}
+			}
 		}
 	}
 	return parseRFC3339(s)
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian date (Howard
+// Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400 // y >= 0 here
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
+}
+
+// daysIn returns the number of days of month m in year y.
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 func parseRFC3339(s []byte) eventTime {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
@@ -225,6 +226,34 @@ func TestTranscodeEventTime(t *testing.T) {
 	f(`{"event_time":1700000000}`, time.Time{})
 	f(`{"g":{"event_time":"2026-11-22T02:55:54.123456789Z"}}`, time.Time{}) // not top level
 	f(`{}`, time.Time{})
+}
+
+// TestEventTimeFastPath checks the fixed-format parser against time.Parse over the range
+// EventTime can carry, leap days included.
+func TestEventTimeFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(tm time.Time) {
+		t.Helper()
+		s := tm.UTC().Format("2006-01-02T15:04:05.000000000Z")
+		et := parseEventTime(appendMsgpackString(nil, s))
+		if !et.ok || int64(et.sec) != tm.Unix() || int(et.nsec) != tm.Nanosecond() {
+			t.Fatalf("%s: got %v %d.%09d, want %d.%09d", s, et.ok, et.sec, et.nsec, tm.Unix(), tm.Nanosecond())
+		}
+	}
+	check(time.Unix(0, 0))
+	check(time.Unix(math.MaxUint32, 999999999))
+	check(time.Date(2000, 2, 29, 23, 59, 59, 1, time.UTC))
+	check(time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC))
+	for range 100000 {
+		check(time.Unix(r.Int64N(math.MaxUint32+1), r.Int64N(1e9)))
+	}
+	for _, bad := range []string{"2026-02-29T00:00:00.000000000Z", "2100-02-29T00:00:00.000000000Z",
+		"2026-04-31T00:00:00.000000000Z", "2026-00-10T00:00:00.000000000Z", "2026-01-00T00:00:00.000000000Z",
+		"2026-01-01T24:00:00.000000000Z", "2026-01-01T00:60:00.000000000Z", "2026-01-01T00:00:60.000000000Z"} {
+		if et := parseEventTime(appendMsgpackString(nil, bad)); et.ok {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
 }
 
 // TestTranscodeAllocs pins the promise: transcoding a record allocates nothing.
