@@ -198,6 +198,34 @@ var scenarios = []struct {
 		}
 		r.wantAll()
 	}},
+	{"close", nil, func(r *run) {
+		// The router closes every connection (FIN) now and then, and keeps accepting.
+		for range 5 {
+			r.log(2000, 100)
+			r.p.closeConns()
+		}
+		if _, err := r.close(10 * time.Second); err != nil {
+			r.t.Fatal(err)
+		}
+		r.wantAll()
+	}},
+	{"close-no-ack", []string{"VLOG_FLUENT_ACK=false"}, func(r *run) {
+		// Without acks a connection closed between batches is noticed before the next write.
+		for range 5 {
+			r.log(2000, 100)
+			// The router closes the connection while it is idle: once it has every record.
+			deadline := time.Now().Add(10 * time.Second)
+			for got, _ := r.tg.sink.count(r.n); int64(got) < r.n && time.Now().Before(deadline); got, _ = r.tg.sink.count(r.n) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			r.p.closeConns()
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := r.close(10 * time.Second); err != nil {
+			r.t.Fatal(err)
+		}
+		r.wantAll()
+	}},
 	{"reset-mid-batch", nil, func(r *run) {
 		r.log(1000, 0)
 		r.p.setReset(20000) // every connection is reset after 20 KB, mid-message

@@ -15,6 +15,8 @@ import (
 //   - delay: read at most 16 KiB from a client every 10 ms (a slow router);
 //   - resetAfter: reset (RST) each client connection after it forwarded n more bytes, in the
 //     middle of a message;
+//   - closeConns: close every connection gracefully (FIN) and keep accepting (a router that
+//     drops its clients, e.g. when it hits its memory limit);
 //   - down/up: close every connection and refuse new ones (a router restart), then listen again
 //     on the same address.
 type proxy struct {
@@ -155,6 +157,15 @@ func (p *proxy) down() {
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0)
 		}
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+}
+
+// closeConns closes every connection with a FIN; new connections are accepted as before.
+func (p *proxy) closeConns() {
+	p.mu.Lock()
+	for c := range p.conns {
 		_ = c.Close()
 	}
 	p.mu.Unlock()
