@@ -208,7 +208,9 @@ var errForwardClosed = errors.New("vlog: forward: transport closed")
 
 // Send transcodes b into forward messages and writes them; with acks, it waits for each
 // message's ack. See ForwardTransport for the guarantees. On any error the connection is closed
-// and the error returned, for the buffer to retry.
+// and the error returned, for the buffer to retry. Send returns promptly when ctx is done (the
+// connection's deadlines are moved to the past). Calls to Send must not overlap; BufferedOutput
+// and FallbackTransport make one at a time.
 func (t *ForwardTransport) Send(ctx context.Context, b *Batch) error {
 	t.mu.Lock()
 	closed := t.closed
