@@ -81,3 +81,31 @@ func TestHandleAllocsRedacted(t *testing.T) {
 		slog.Any("err", errBoom), slog.Group("g", slog.String("path", "/orders/7")))
 	wantAllocs(t, 0, func() { _ = h.Handle(ctx, r) })
 }
+
+// TestMessageCache: a message the redactor found clean is remembered, one with a secret never
+// is, and a message with the same length and ends as a cached one is still scanned.
+func TestMessageCache(t *testing.T) {
+	red, err := redact.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &capture{}
+	l := slog.New(NewJSONHandler(c, &Options{Redactor: red}))
+	for i := 0; i < 3; i++ {
+		l.Info("order created")
+		if got := c.lastMap(t)["msg"]; got != "order created" {
+			t.Fatalf("got %q", got)
+		}
+		l.Info("login password=hunter2 ok")
+		if got := c.lastMap(t)["msg"]; got != "login password=[REDACTED] ok" {
+			t.Fatalf("got %q", got)
+		}
+		l.Info("login password=hunter3 ok") // same length and ends as the previous one
+		if got := c.lastMap(t)["msg"]; got != "login password=[REDACTED] ok" {
+			t.Fatalf("got %q", got)
+		}
+	}
+	if n := red.Counts()["key_value"]; n != 6 {
+		t.Fatalf("key_value count %d, want 6", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -47,6 +48,14 @@ func appendString(dst []byte, s string) []byte {
 func appendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Fast path: skip 8 bytes at a time while none of them needs a look (a control
+		// character, '"', '\\' or a non-ASCII byte).
+		for i+8 <= len(s) && !needsEscape8(load64(s, i)) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if safe[c] {
@@ -88,6 +97,21 @@ func appendEscaped(dst []byte, s string) []byte {
 		i += size
 	}
 	return append(dst, s[start:]...)
+}
+
+// load64 loads s[i:i+8] as a little-endian word (the compiler combines the loads).
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// needsEscape8 reports whether any byte of the word x is below 0x20, '"', '\\' or 0x80 and
+// above: the bytes appendEscaped must look at one by one.
+func needsEscape8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (x&highs)|((x-0x20*ones) & ^x & highs)|hasZero(x^('"'*ones))|hasZero(x^('\\'*ones)) != 0
 }
 
 // appendFloat appends f the way encoding/json formats a float64, except that NaN and the
@@ -156,6 +180,41 @@ func appendTime(dst []byte, t time.Time) []byte {
 	}
 	b[30] = 'Z'
 	b[31] = '"'
+	return append(dst, b[:]...)
+}
+
+// eventTimeCache holds the encoding of the date and time up to the second of the last record's
+// time: records come in bursts within one second, so appendRecordTime copies that prefix and
+// writes only the nanoseconds.
+type eventTimeCache struct {
+	sec    int64    // Unix seconds
+	prefix [21]byte // `"2026-11-22T02:55:54.`
+}
+
+var lastEventTime atomic.Pointer[eventTimeCache]
+
+// appendRecordTime is appendTime for the record's own time, with the per-second cache.
+func appendRecordTime(dst []byte, t time.Time) []byte {
+	sec := t.Unix()
+	c := lastEventTime.Load()
+	if c == nil || c.sec != sec {
+		var b [32]byte
+		enc := appendTime(b[:0], t)
+		if len(enc) != 32 {
+			return append(dst, enc...) // a year outside 0..9999
+		}
+		c = &eventTimeCache{sec: sec}
+		copy(c.prefix[:], enc[:21])
+		lastEventTime.Store(c)
+	}
+	dst = append(dst, c.prefix[:]...)
+	ns := t.Nanosecond()
+	var b [11]byte
+	for i := 8; i >= 0; i-- {
+		b[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	b[9], b[10] = 'Z', '"'
 	return append(dst, b[:]...)
 }
 

@@ -7,7 +7,9 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.vlog.dev/internal/ctxids"
@@ -102,6 +104,10 @@ type common struct {
 	head []byte
 	// meta is the encoded Metadata, each with its leading comma.
 	meta []byte
+	// cleanMsgs remembers messages the redactor found nothing in: a message is almost always
+	// a constant, so most records skip the scan of their message. Direct-mapped, one message
+	// per slot, first come first kept (a slot never thrashes; a miss just scans).
+	cleanMsgs [256]atomic.Pointer[string]
 }
 
 // NewJSONHandler returns a handler that writes records to w.
@@ -201,13 +207,13 @@ func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Recor
 	e.buf = append(e.buf, '{')
 	if !r.Time.IsZero() {
 		e.buf = append(e.buf, `"event_time":`...)
-		e.buf = appendTime(e.buf, r.Time)
+		e.buf = appendRecordTime(e.buf, r.Time)
 		e.buf = append(e.buf, ',')
 	}
 	e.buf = append(e.buf, `"level":`...)
 	e.buf = appendLevel(e.buf, r.Level)
 	e.buf = append(e.buf, `,"msg":`...)
-	e.appendStringValue(r.Message)
+	e.appendMessage(r.Message)
 	e.buf = append(e.buf, h.c.head...)
 	if ctx != nil {
 		// Correlation ids are identifiers, not free text: they are not passed to the
@@ -301,6 +307,27 @@ func (e *encoder) appendKey(key string) {
 	e.buf = append(e.buf, '"')
 	e.buf = appendEscaped(e.buf, key)
 	e.buf = append(e.buf, '"', ':')
+}
+
+// appendMessage appends the record's message, redacted, through the cache of clean messages.
+func (e *encoder) appendMessage(msg string) {
+	red := e.c.redactor
+	if red == nil || msg == "" {
+		e.buf = appendString(e.buf, msg)
+		return
+	}
+	n := uint(len(msg))
+	slot := &e.c.cleanMsgs[(n*31+uint(msg[0])*7+uint(msg[n-1]))%uint(len(e.c.cleanMsgs))]
+	if p := slot.Load(); p != nil && *p == msg {
+		e.buf = appendString(e.buf, msg)
+		return
+	}
+	out, changed := red.String(msg)
+	if !changed && len(msg) <= 256 && slot.Load() == nil {
+		c := strings.Clone(msg)
+		slot.CompareAndSwap(nil, &c)
+	}
+	e.buf = appendString(e.buf, out)
 }
 
 // appendTopKey appends key, renamed with ReservedPrefix if it is at the top level and collides
