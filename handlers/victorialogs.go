@@ -526,14 +526,7 @@ func (t *VictoriaLogsTransport) Stats() VictoriaLogsStats {
 }
 
 // isStreamField reports whether a top-level key is, or holds, a stream field.
-func (t *VictoriaLogsTransport) isStreamField(key string) bool {
-	for _, f := range t.stream {
-		if f == key || strings.HasPrefix(f, key) && len(f) > len(key) && f[len(key)] == '.' {
-			return true
-		}
-	}
-	return false
-}
+func (t *VictoriaLogsTransport) isStreamField(key string) bool { return holdsField(t.stream, key) }
 
 // minPart is the smallest part a batch is split into for concurrent requests.
 const minPart = 64 << 10

@@ -583,6 +583,18 @@ func TestTruncateLine(t *testing.T) {
 	f(`{"event_time":"2026-11-22T02:55:54.123456789Z","msg":"`+strings.Repeat("a", 100)+`"`, 1024, "")
 }
 
+func TestTruncateRecord(t *testing.T) {
+	rec := []byte(`{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"m","service":"s","http":{"route":"/x"},"big":"` +
+		strings.Repeat("b", 5000) + `"}`)
+	got := TruncateRecord([]byte("x"), rec, 1024, "service", "http.route")
+	require.Equal(t, byte('x'), got[0], "appends")
+	m := decode(t, append(got[1:], '\n'))
+	require.LessOrEqual(t, len(got)-1, 1024)
+	require.Equal(t, map[string]any{"route": "/x"}, m["http"], "a stream field inside an object keeps the object")
+	require.Equal(t, json.Number(strconv.Itoa(len(rec))), m[TruncatedKey])
+	require.Contains(t, m["big"], "bbb")
+}
+
 func FuzzTruncateLine(f *testing.F) {
 	f.Add([]byte(`{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"hello","service":"s","a":{"b":[1,2,"x"]},"c":"déjà vu"}`), 40)
 	f.Add([]byte(`{"msg":"\u2028\ud83d\ude00","x":null,"y":true}`), 30)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -11,6 +12,27 @@ import (
 // TruncatedKey is the field added to a record that was cut to fit a size limit; its value is
 // the size of the original record in bytes, without the newline.
 const TruncatedKey = "vlog_truncated"
+
+// TruncateRecord appends to dst rec, one record of the JSONHandler without its newline, cut to
+// at most max bytes the way VictoriaLogsTransport cuts a record longer than MaxLineSize (see
+// its Send): the schema's fields and those named in keep (the stream fields) are kept, then
+// the other fields while they fit, and "vlog_truncated" says how long rec was. For transports
+// whose destination has a line limit of its own (Fluent Bit's http output to VictoriaLogs
+// sends lines as they come). max should be at least 1 KiB. rec itself is not modified.
+func TruncateRecord(dst, rec []byte, max int, keep ...string) []byte {
+	return truncateLine(dst, rec, max, func(k string) bool { return holdsField(keep, k) })
+}
+
+// holdsField reports whether the top-level key is one of fields or an object holding one
+// (fields are dotted paths, as VictoriaLogs flattens objects).
+func holdsField(fields []string, key string) bool {
+	for _, f := range fields {
+		if f == key || strings.HasPrefix(f, key) && len(f) > len(key) && f[len(key)] == '.' {
+			return true
+		}
+	}
+	return false
+}
 
 // truncateLine appends to dst a JSON object of at most max bytes (without a newline) made from
 // line, a record larger than that. The fields kept, in their original order:
