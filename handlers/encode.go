@@ -9,7 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
+
+	"go.vlog.dev/internal/jsonstr"
 )
 
 // This file holds the append-style JSON encoders. They never fail and never panic: every input
@@ -27,92 +28,20 @@ const maxDepth = 32
 
 const hexDigits = "0123456789abcdef"
 
-// safe[c] is true for the ASCII bytes that appear in a JSON string as they are.
-var safe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // appendString appends s as a quoted JSON string.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
+	dst = jsonstr.AppendEscaped(dst, s, false)
 	return append(dst, '"')
 }
 
-// appendEscaped appends the contents of a JSON string for s, without quotes. Control characters
-// (newlines included) are escaped, so a record stays on one line; invalid UTF-8 becomes U+FFFD;
-// U+2028 and U+2029 are escaped for JavaScript consumers.
-func appendEscaped(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		// Fast path: skip 8 bytes at a time while none of them needs a look (a control
-		// character, '"', '\\' or a non-ASCII byte).
-		for i+8 <= len(s) && !needsEscape8(load64(s, i)) {
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if safe[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
-}
+// appendEscaped appends the contents of a JSON string for s, without quotes (see
+// jsonstr.AppendEscaped: control characters escaped, so a record stays on one line; invalid
+// UTF-8 as U+FFFD; HTML characters kept).
+func appendEscaped(dst []byte, s string) []byte { return jsonstr.AppendEscaped(dst, s, false) }
 
-// load64 loads s[i:i+8] as a little-endian word (the compiler combines the loads).
-func load64(s string, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-}
-
-// needsEscape8 reports whether any byte of the word x is below 0x20, '"', '\\' or 0x80 and
-// above: the bytes appendEscaped must look at one by one.
-func needsEscape8(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	return (x&highs)|((x-0x20*ones) & ^x & highs)|hasZero(x^('"'*ones))|hasZero(x^('\\'*ones)) != 0
-}
+// needsEscape8 is jsonstr.NeedsEscape8, for the tests.
+func needsEscape8(x uint64) bool { return jsonstr.NeedsEscape8(x) }
 
 // appendFloat appends f the way encoding/json formats a float64, except that NaN and the
 // infinities become strings.

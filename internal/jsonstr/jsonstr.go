@@ -1,0 +1,89 @@
+// Package jsonstr escapes strings for JSON, append-style, for the handler's encoder and the
+// redactor's JSON rewriter: one implementation of the rules both must follow.
+package jsonstr
+
+import "unicode/utf8"
+
+const hexDigits = "0123456789abcdef"
+
+// safe[c] is true for the ASCII bytes that appear in a JSON string as they are.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// AppendEscaped appends the contents of a JSON string for s, without quotes. Control characters
+// (newlines included) are escaped, so the result stays on one line; invalid UTF-8 becomes
+// U+FFFD; U+2028 and U+2029 are escaped for JavaScript consumers. With html, '<', '>' and '&'
+// are escaped too, as encoding/json does by default.
+func AppendEscaped(dst []byte, s string, html bool) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		// Fast path: skip 8 bytes at a time while none of them needs a look (a control
+		// character, '"', '\\' or a non-ASCII byte). The HTML characters are only found
+		// byte by byte.
+		for !html && i+8 <= len(s) && !NeedsEscape8(load64(s, i)) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safe[c] && !(html && (c == '<' || c == '>' || c == '&')) {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, s[start:]...)
+}
+
+// load64 loads s[i:i+8] as a little-endian word (the compiler combines the loads).
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// NeedsEscape8 reports whether any byte of the word x is below 0x20, '"', '\\' or 0x80 and
+// above: the bytes AppendEscaped must look at one by one.
+func NeedsEscape8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (x&highs)|((x-0x20*ones) & ^x & highs)|hasZero(x^('"'*ones))|hasZero(x^('\\'*ones)) != 0
+}
