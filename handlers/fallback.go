@@ -35,6 +35,12 @@ type FallbackOptions struct {
 	// delivered after it (JSONHandler.EncodeNotice fits). The record is not counted in the
 	// output's Stats. Default nil: no record.
 	Notice func(dst []byte, level slog.Level, msg string, attrs ...slog.Attr) []byte
+	// LastResort, if set, takes a batch that both the primary and the secondary failed, while
+	// on the secondary (e.g. NewWriterTransport("stdout", os.Stdout), where the container
+	// runtime keeps it): Send then returns nil, so the records leave the buffer. Default nil:
+	// the batch stays in the buffer and is sent again.
+	LastResort Transport
+
 	// OnSwitch is called at each switch, on the goroutine calling Send, with the names of the
 	// transports and, when switching to the secondary, the primary's last error (nil when
 	// switching back). It must not block. Default nil.
@@ -55,6 +61,7 @@ type FallbackOptions struct {
 //     once, whatever the state.
 //   - When both fail, Send returns the error: the records stay in the BufferedOutput's
 //     bounded buffer and are sent again; what does not fit is dropped and counted there.
+//     With LastResort set, the batch is written there instead and Send returns nil.
 //
 // No record is lost in a switch: Send returns nil only when one of the transports delivered
 // the batch. A record may be delivered twice: a batch that the primary received but failed to
@@ -94,6 +101,8 @@ type FallbackStatus struct {
 	Since time.Time
 	// Reason is the primary's error that caused the last switch to the secondary.
 	Reason string
+	// LastResort counts the batches written to FallbackOptions.LastResort.
+	LastResort uint64
 }
 
 // NewFallbackTransport returns a transport that sends through primary and falls back to
@@ -127,9 +136,13 @@ func (t *FallbackTransport) Status() FallbackStatus {
 	return t.status
 }
 
-// Close closes both transports.
+// Close closes both transports, and the last resort.
 func (t *FallbackTransport) Close() error {
-	return errors.Join(t.primary.Close(), t.secondary.Close())
+	err := errors.Join(t.primary.Close(), t.secondary.Close())
+	if t.opts.LastResort != nil {
+		err = errors.Join(err, t.opts.LastResort.Close())
+	}
+	return err
 }
 
 // Send delivers b through the active transport (see FallbackTransport).
@@ -177,8 +190,18 @@ func (t *FallbackTransport) Send(ctx context.Context, b *Batch) error {
 	if ctx.Err() != nil {
 		return err
 	}
-	return fmt.Errorf("%s down since %s, fallback failing: %w",
+	err = fmt.Errorf("%s down since %s, fallback failing: %w",
 		t.primary.Name(), t.failingSince.UTC().Format(time.RFC3339), err)
+	if t.opts.LastResort != nil {
+		if lerr := t.opts.LastResort.Send(ctx, t.withPending(b)); lerr == nil {
+			t.delivered()
+			t.mu.Lock()
+			t.status.LastResort++
+			t.mu.Unlock()
+			return nil
+		}
+	}
+	return err
 }
 
 // rescue offers a batch that the primary refused for good to the secondary.

@@ -256,3 +256,15 @@ func TestFallbackThroughBuffer(t *testing.T) {
 	require.NotEmpty(t, s.lines(), "some went to the fallback")
 	require.Equal(t, uint64(2), ft.Status().Switches, "%+v", ft.Status())
 }
+
+func TestFallbackLastResort(t *testing.T) {
+	p, s, last := &fakeTransport{}, &fakeTransport{}, &fakeTransport{}
+	ft := NewFallbackTransport(named{p, "forward"}, named{s, "victorialogs"}, &FallbackOptions{After: -1, LastResort: named{last, "stdout"}})
+	ctx := context.Background()
+	p.setFail(func(*Batch) error { return errors.New("down") })
+	s.setFail(func(*Batch) error { return errors.New("down too") })
+	require.NoError(t, ft.Send(ctx, batchOf(rec(1))))
+	require.Equal(t, []string{string(rec(1))}, last.lines())
+	require.Equal(t, uint64(1), ft.Status().LastResort)
+	require.Empty(t, s.lines())
+}
