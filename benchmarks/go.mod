@@ -4,6 +4,7 @@ go 1.24
 
 require (
 	github.com/fluent/fluent-logger-golang v1.10.2
+	github.com/klauspost/compress v1.18.0
 	github.com/phuslu/log v1.0.121
 	github.com/rs/zerolog v1.35.1
 	github.com/tinylib/msgp v1.6.5
@@ -12,7 +13,6 @@ require (
 )
 
 require (
-	github.com/klauspost/compress v1.18.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
