@@ -559,5 +559,9 @@ func (o *BufferedOutput) Stats() Stats {
 	if closing {
 		s.State = "closed"
 	}
+	if f, ok := o.t.(interface{ Status() FallbackStatus }); ok {
+		st := f.Status()
+		s.Fallback = &st
+	}
 	return s
 }

@@ -59,6 +59,12 @@ type ForwardOptions struct {
 	MaxMessageSize int
 	// Dial, if set, opens the connection instead of a net.Dialer (tests, proxies).
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// MaxLineSize cuts a record whose JSON line is longer, with TruncateRecord (the schema's
+	// fields kept, "vlog_truncated" added), before it is sent. Default
+	// DefaultMaxLineSize (64 KiB): the router's http output passes records on to
+	// VictoriaLogs line by line, and VictoriaLogs drops a line over 256 KiB (v1.26 also loses
+	// the lines after it in the same request). Negative: never cut.
+	MaxLineSize int
 }
 
 // DefaultForwardTimeout is ForwardOptions.Timeout's default.
@@ -112,6 +118,7 @@ type ForwardTransport struct {
 	zw     *gzip.Writer
 	zbuf   bytes.Buffer
 	ackBuf []byte
+	trunc  []byte // a record cut to MaxLineSize
 	seq    uint64 // the Seq of the batch being sent
 	now    func() time.Time
 
@@ -174,6 +181,9 @@ func NewForwardTransport(opts *ForwardOptions) (*ForwardTransport, error) {
 	}
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = DefaultForwardMaxMessageSize
+	}
+	if o.MaxLineSize == 0 {
+		o.MaxLineSize = DefaultMaxLineSize
 	}
 	if min := 4096 + len(o.Tag); o.MaxMessageSize < min {
 		return nil, fmt.Errorf("vlog: forward: MaxMessageSize %d: want at least %d", o.MaxMessageSize, min)
@@ -477,7 +487,24 @@ func (t *ForwardTransport) encode(b *Batch) {
 		var et eventTime
 		var err error
 		rest := in
-		buf, rest, et, err = t.tr.appendRecord(buf, in)
+		src, after := in, []byte(nil)
+		if max := t.opts.MaxLineSize; max > 0 && len(in) > max {
+			n := bytes.IndexByte(in, '\n')
+			if n < 0 {
+				n = len(in)
+			}
+			if n > max {
+				t.trunc = append(TruncateRecord(t.trunc[:0], in[:n], max), '\n')
+				src = t.trunc
+				if n < len(in) {
+					after = in[n+1:]
+				}
+			}
+		}
+		buf, rest, et, err = t.tr.appendRecord(buf, src)
+		if len(src) != 0 && &src[0] != &in[0] {
+			rest = after // the cut copy was transcoded: go on after the original line
+		}
 		if err != nil {
 			// Not a JSON object: send the line as {"log": line}.
 			line := in

@@ -723,3 +723,29 @@ func BenchmarkForwardEncode(b *testing.B) {
 		})
 	}
 }
+
+// TestForwardCutsLongLines: a record longer than MaxLineSize reaches the router cut, with the
+// schema fields and vlog_truncated, and the records around it arrive whole.
+func TestForwardCutsLongLines(t *testing.T) {
+	s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
+	tr := newTestForward(t, ForwardOptions{Address: s.addr(), MaxLineSize: 2048})
+	big := `{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"big","service":"s","env":"e","version":"v","blob":"` +
+		strings.Repeat("x", 10000) + `"}`
+	data := []byte(`{"msg":"before","seq":1}` + "\n" + big + "\n" + `{"msg":"after","seq":3}` + "\n")
+	if err := tr.Send(context.Background(), &Batch{Data: data, Records: 3, Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitRecords(3)
+	s.stop()
+	s.checkErrors()
+	recs := s.records()
+	if len(recs) != 3 || recs[0]["msg"] != "before" || recs[1]["msg"] != "big" || recs[2]["msg"] != "after" {
+		t.Fatalf("records %v", recs)
+	}
+	if recs[1]["service"] != "s" || recs[1][TruncatedKey] == nil {
+		t.Errorf("cut record %v", recs[1])
+	}
+	if blob, _ := recs[1]["blob"].(string); len(blob) > 2048 {
+		t.Errorf("blob of %d bytes not cut", len(blob))
+	}
+}

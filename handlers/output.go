@@ -43,6 +43,8 @@ type Stats struct {
 	// Redacted counts the values masked by redaction, by rule (see go.vlog.dev/redact); nil
 	// when redaction is off. Filled in by vlog.Logger.Stats.
 	Redacted map[string]uint64
+	// Fallback is the state of the router -> VictoriaLogs fallback; nil without one.
+	Fallback *FallbackStatus
 }
 
 // Drops counts dropped records by reason.

@@ -184,7 +184,7 @@ func resolve(opts *Options) (*config, error) {
 			if near := closest(k, knownVLOG); near != "" {
 				reason = "unknown vlog variable; did you mean " + near + "?"
 			}
-			errs = append(errs, &ConfigError{Var: k, Value: v, Reason: reason})
+			errs = append(errs, &ConfigError{Var: k, Value: hideIfSecret(k, v), Reason: reason})
 		}
 	}
 
@@ -246,7 +246,7 @@ func resolve(opts *Options) (*config, error) {
 	}
 	switch c.output {
 	case "", OutputAuto:
-		c.output = chooseOutput(OutputAuto, env)
+		c.output = chooseOutput(OutputAuto, env, opts.VictoriaLogs != nil && len(opts.VictoriaLogs.URLs) > 0)
 	case OutputStdout, OutputForward, OutputVictoriaLogs:
 	default:
 		errs = append(errs, &ConfigError{Var: name, Value: c.output, Reason: "want auto, stdout, forward or victorialogs"})
@@ -320,6 +320,18 @@ func buildVersion() string {
 		rev += "-dirty"
 	}
 	return rev
+}
+
+// hideIfSecret returns v, or a placeholder when the variable's name suggests it holds a secret:
+// a misspelled VLOG_VICTORIALOGS_PASSWROD must not print the password in the error.
+func hideIfSecret(name, v string) string {
+	upper := strings.ToUpper(name)
+	for _, w := range []string{"PASS", "PWD", "TOKEN", "SECRET", "KEY", "CRED", "AUTH", "COOKIE", "SESSION"} {
+		if strings.Contains(upper, w) {
+			return "(" + strconv.Itoa(len(v)) + " bytes, not shown)"
+		}
+	}
+	return v
 }
 
 // closest returns the name in names nearest to s by edit distance, if it is near enough to be a

@@ -118,6 +118,12 @@ func TestInvalidEnvironment(t *testing.T) {
 	_, err := New(&Options{Output: "kafka", Environ: []string{}})
 	require.EqualError(t, err, `vlog: invalid Options.Output="kafka": want auto, stdout, forward or victorialogs`)
 
+	// The value of an unknown variable whose name suggests a secret is not shown.
+	_, err = New(&Options{Environ: []string{"VLOG_VICTORIALOGS_PASSWROD=hunter2hunter2"}, Writer: &bytes.Buffer{}})
+	require.ErrorContains(t, err, "VLOG_VICTORIALOGS_PASSWROD")
+	require.ErrorContains(t, err, "did you mean VLOG_VICTORIALOGS_PASSWORD?")
+	require.NotContains(t, err.Error(), "hunter2")
+
 	// All problems are reported at once.
 	_, err = New(&Options{Environ: []string{"VLOG_LEVEL=x", "VLOG_OUTPUT=y"}})
 	require.ErrorContains(t, err, "VLOG_LEVEL")
@@ -226,7 +232,7 @@ func TestAutoOutput(t *testing.T) {
 			k, v, _ := strings.Cut(kv, "=")
 			m[k] = v
 		}
-		require.Equal(t, want, chooseOutput(OutputAuto, m))
+		require.Equal(t, want, chooseOutput(OutputAuto, m, false))
 	}
 	f(nil, OutputStdout)
 	f([]string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=24224"}, OutputForward)

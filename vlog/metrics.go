@@ -99,6 +99,26 @@ var metrics = []metric{
 			}
 			return out
 		}},
+	{name: "vlog_fallback_switches_total", kind: counter,
+		help: "Switches between the FireLens router and VictoriaLogs, either way (none without a fallback).",
+		samples: func(s *metricSource) []sample {
+			if s.stats.Fallback == nil {
+				return nil
+			}
+			return []sample{{value: float64(s.stats.Fallback.Switches)}}
+		}},
+	{name: "vlog_fallback_active", kind: gauge,
+		help: "1 while records go to VictoriaLogs because the FireLens router is unreachable, else 0 (none without a fallback).",
+		samples: func(s *metricSource) []sample {
+			if s.stats.Fallback == nil {
+				return nil
+			}
+			v := 0.0
+			if s.stats.Fallback.OnFallback {
+				v = 1
+			}
+			return []sample{{value: v}}
+		}},
 	{name: "vlog_ecs_metadata_errors_total", kind: counter,
 		help:    "Failures to read the ECS task metadata at setup (the records lack the fields that could not be read).",
 		samples: one(func(s *metricSource) int { return s.ecsErrors })},
@@ -114,7 +134,8 @@ const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 //
 //	vlog_records_enqueued_total, vlog_records_delivered_total, vlog_records_dropped_total{reason},
 //	vlog_retries_total, vlog_buffer_bytes, vlog_buffer_records, vlog_output_failing,
-//	vlog_redactions_total{rule}, vlog_ecs_metadata_errors_total
+//	vlog_redactions_total{rule}, vlog_fallback_switches_total, vlog_fallback_active,
+//	vlog_ecs_metadata_errors_total
 //
 // The counters start at zero when the Logger is created. Mount it on the service's mux, for
 // instance at "GET /metrics"; other methods are answered 405.

@@ -294,7 +294,8 @@ func TestMetricsTable(t *testing.T) {
 		if m.label != "" {
 			require.Regexp(t, labelNameRE, m.label)
 		}
-		require.NotEmpty(t, m.samples(&metricSource{stats: Stats{Redacted: map[string]uint64{}}}), m.name)
+		full := &metricSource{stats: Stats{Redacted: map[string]uint64{}, Fallback: &handlers.FallbackStatus{}}}
+		require.NotEmpty(t, m.samples(full), m.name)
 	}
 }
 
@@ -371,8 +372,8 @@ func TestMetricsHandlerMethods(t *testing.T) {
 	for sc.Scan() {
 		lines++
 	}
-	require.Equal(t, 3*(len(metrics)-1)+3, lines,
-		"HELP and TYPE per family, one sample each but 4 for dropped, no redactions (the fake has no redactor)")
+	require.Equal(t, 3*(len(metrics)-3)+3, lines,
+		"HELP and TYPE per family, one sample each but 4 for dropped; no redactions (the fake has no redactor), no fallback metrics (no fallback)")
 }
 
 func TestPublishExpvar(t *testing.T) {

@@ -114,18 +114,25 @@ func parseSize(s string) (int, error) {
 }
 
 // chooseOutput resolves "auto": forward when ECS injected FLUENT_HOST and FLUENT_PORT,
-// VictoriaLogs when only VICTORIALOGS_URL is set, stdout otherwise.
-func chooseOutput(output string, env map[string]string) string {
+// VictoriaLogs when only VictoriaLogs is configured (VICTORIALOGS_URL, or URLs in
+// Options.VictoriaLogs), stdout otherwise.
+func chooseOutput(output string, env map[string]string, vlInCode bool) string {
 	if output != OutputAuto {
 		return output
 	}
 	switch {
 	case env[EnvFluentHost] != "" && env[EnvFluentPort] != "":
 		return OutputForward
-	case env[EnvVictoriaLogsURL] != "":
+	case env[EnvVictoriaLogsURL] != "" || vlInCode:
 		return OutputVictoriaLogs
 	}
 	return OutputStdout
+}
+
+// victoriaLogsConfigured reports whether VictoriaLogs has an address, from the environment or
+// from code: then the forward output falls back to it.
+func victoriaLogsConfigured(c *config) bool {
+	return c.environ[EnvVictoriaLogsURL] != "" || (c.victoriaLogs != nil && len(c.victoriaLogs.URLs) > 0)
 }
 
 // newOutput builds the output chosen in c. notice encodes the buffer's drop notices.
@@ -156,7 +163,7 @@ func newTransport(c *config) (handlers.Transport, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.environ[EnvVictoriaLogsURL] == "" {
+		if !victoriaLogsConfigured(c) {
 			return fw, nil
 		}
 		vl, err := newVictoriaLogsTransport(c)

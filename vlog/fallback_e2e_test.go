@@ -1,0 +1,98 @@
+package vlog
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestFallbackEndToEnd: FireLens variables point at a router that is not there, VICTORIALOGS_URL
+// at a local VictoriaLogs stand-in; everything logged reaches VictoriaLogs, and the switch shows
+// in Stats, in the metrics and in one record of the stream.
+func TestFallbackEndToEnd(t *testing.T) {
+	var mu sync.Mutex
+	var lines []map[string]any
+	vl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		sc := bufio.NewScanner(zr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		mu.Lock()
+		defer mu.Unlock()
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			lines = append(lines, m)
+		}
+		_, _ = io.WriteString(w, "")
+	}))
+	defer vl.Close()
+
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+
+	l, err := New(&Options{Environ: []string{
+		"SERVICE=order-api", "ENV=test",
+		"FLUENT_HOST=127.0.0.1", fmt.Sprintf("FLUENT_PORT=%d", port),
+		"VICTORIALOGS_URL=" + vl.URL,
+		"VLOG_FALLBACK_AFTER=0", "VLOG_BATCH_AGE=10ms", "VLOG_FLUENT_TIMEOUT=200ms",
+	}})
+	require.NoError(t, err)
+	require.Equal(t, OutputForward, l.Output())
+	for i := 0; i < 100; i++ {
+		l.Info("order created", "seq", i)
+	}
+	require.Eventually(t, func() bool { return l.Stats().Delivered >= 100 }, 10*time.Second, 10*time.Millisecond)
+	st := l.Stats()
+	require.NotNil(t, st.Fallback)
+	require.True(t, st.Fallback.OnFallback)
+	require.Equal(t, uint64(1), st.Fallback.Switches)
+
+	rec := httptest.NewRecorder()
+	l.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Contains(t, rec.Body.String(), "vlog_fallback_active 1\n")
+	require.Contains(t, rec.Body.String(), "vlog_fallback_switches_total 1\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, l.Close(ctx))
+	st = l.Stats()
+	require.Equal(t, st.Enqueued, st.Delivered+st.Dropped.Total())
+
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[float64]bool{}
+	switches := 0
+	for _, m := range lines {
+		require.Equal(t, "order-api", m["service"])
+		if s, ok := m["seq"].(float64); ok {
+			seen[s] = true
+		}
+		if msg, _ := m["msg"].(string); strings.Contains(msg, "sending to victorialogs directly") {
+			switches++
+		}
+	}
+	require.Len(t, seen, 100, "every record reached VictoriaLogs")
+	require.Equal(t, 1, switches, "one record in the stream says the output switched")
+}
