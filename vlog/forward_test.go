@@ -185,12 +185,16 @@ func TestForwardOutput(t *testing.T) {
 	require.NoError(t, l.Close(ctx))
 	st := l.Stats()
 	require.Equal(t, "forward", st.Output)
-	require.Equal(t, uint64(100), st.Delivered, "%+v", st)
+	require.Equal(t, uint64(101), st.Delivered, "%+v", st)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	require.Len(t, s.recs, 100)
+	require.Len(t, s.recs, 101)
 	require.Equal(t, "order-api", s.tags[0])
-	r := s.recs[99]
+	// The first record says where the records go.
+	require.Equal(t, "vlog: logging to forward", s.recs[0]["msg"])
+	require.Equal(t, "forward", s.recs[0]["output"])
+	require.Equal(t, net.JoinHostPort(host, port), s.recs[0]["router"])
+	r := s.recs[100]
 	require.Equal(t, "order created", r["msg"])
 	require.Equal(t, "prod", r["env"])
 	require.Equal(t, int64(99), r["i"])

@@ -66,7 +66,7 @@ func TestVictoriaLogsFromEnvironment(t *testing.T) {
 	require.Equal(t, OutputVictoriaLogs, l.Output())
 	l.Info("order created", "order_id", "o-1")
 	require.NoError(t, l.Close(context.Background()))
-	require.Equal(t, uint64(1), l.Stats().Delivered, "%+v", l.Stats())
+	require.Equal(t, uint64(2), l.Stats().Delivered, "%+v", l.Stats())
 
 	require.Len(t, srv.reqs, 1)
 	r := srv.reqs[0]
@@ -79,9 +79,10 @@ func TestVictoriaLogsFromEnvironment(t *testing.T) {
 	user, pass, ok := r.BasicAuth()
 	require.True(t, ok)
 	require.Equal(t, "user:pa55", user+":"+pass)
-	require.Equal(t, "order created", srv.recs[0]["msg"])
-	require.Equal(t, "order-api", srv.recs[0]["service"])
-	require.Equal(t, "o-1", srv.recs[0]["order_id"])
+	require.Equal(t, "vlog: logging to victorialogs", srv.recs[0]["msg"], "the startup record")
+	require.Equal(t, "order created", srv.recs[1]["msg"])
+	require.Equal(t, "order-api", srv.recs[1]["service"])
+	require.Equal(t, "o-1", srv.recs[1]["order_id"])
 }
 
 func TestVictoriaLogsSeveralURLsAndOptions(t *testing.T) {
@@ -99,7 +100,7 @@ func TestVictoriaLogsSeveralURLsAndOptions(t *testing.T) {
 	require.NoError(t, l.Close(context.Background()))
 	require.NotEmpty(t, a.reqs)
 	require.NotEmpty(t, b.reqs)
-	require.Equal(t, 10, len(a.recs)+len(b.recs))
+	require.Equal(t, 11, len(a.recs)+len(b.recs), "10 records and the startup record")
 	user, _, _ := a.reqs[0].BasicAuth()
 	require.Equal(t, "code", user, "auth set in code wins over the environment")
 	require.Equal(t, "service,env", a.reqs[0].URL.Query().Get("_stream_fields"))

@@ -2,6 +2,7 @@ package vlog
 
 import (
 	"context"
+	"net"
 	"log/slog"
 
 	"go.vlog.dev/handlers"
@@ -58,8 +59,36 @@ func New(opts *Options) (*Logger, error) {
 	}
 	h = handlers.NewJSONHandler(out, hopts)
 	l := &Logger{Logger: slog.New(h), level: cfg.level, output: out, cfg: cfg, redactor: red}
+	l.reportStart()
 	l.warnECS()
 	return l, nil
+}
+
+// reportStart writes, for the network outputs, the one record that says where the records go,
+// so the chosen path is visible in the stream itself (it is always in Stats().Output; on
+// stdout the stream is its own evidence, and an extra record would only be noise).
+func (l *Logger) reportStart() {
+	c := l.cfg
+	if c.output == OutputStdout {
+		return
+	}
+	attrs := []slog.Attr{slog.String("output", c.output)}
+	switch c.output {
+	case OutputForward:
+		if c.environ[EnvFluentHost] != "" {
+			attrs = append(attrs, slog.String("router", net.JoinHostPort(c.environ[EnvFluentHost], c.environ[EnvFluentPort])))
+		}
+		if victoriaLogsConfigured(c) {
+			attrs = append(attrs, slog.String("fallback", OutputVictoriaLogs))
+		}
+	}
+	size := c.buffer.Size
+	if size == 0 {
+		size = 8 << 20
+	}
+	attrs = append(attrs, slog.Int("buffer_bytes", size))
+	attrs = append(attrs, slog.Bool("redaction", l.redactor != nil))
+	l.LogAttrs(context.Background(), slog.LevelInfo, "vlog: logging to "+c.output, attrs...)
 }
 
 // Setup is New followed by slog.SetDefault: afterwards slog's top-level functions and the

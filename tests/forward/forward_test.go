@@ -251,8 +251,8 @@ var scenarios = []struct {
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if st.Enqueued != uint64(r.n) {
-			r.t.Fatalf("enqueued %d of %d log calls", st.Enqueued, r.n)
+		if st.Enqueued != uint64(r.n)+1 {
+			r.t.Fatalf("enqueued %d of %d log calls and the startup record", st.Enqueued, r.n)
 		}
 		r.wantAll()
 	}},
