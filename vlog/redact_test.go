@@ -3,9 +3,11 @@ package vlog
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -123,4 +125,43 @@ func TestRedactionThroughBuffer(t *testing.T) {
 		require.NotContains(t, buf.String(), s)
 	}
 	require.Equal(t, 8, strings.Count(buf.String(), "\n"))
+}
+
+// TestRedactionOnEveryPath logs the same secrets through the forward output (to a forward
+// receiver) and the victorialogs output (to a VictoriaLogs stand-in that checks what
+// VictoriaLogs checks) and finds none of them in what arrives.
+func TestRedactionOnEveryPath(t *testing.T) {
+	check := func(t *testing.T, recs []map[string]any) {
+		t.Helper()
+		require.GreaterOrEqual(t, len(recs), 8)
+		all, err := json.Marshal(recs)
+		require.NoError(t, err)
+		for _, s := range secrets {
+			require.NotContains(t, string(all), s)
+		}
+		require.Contains(t, string(all), "login with password=[REDACTED] for user alice")
+	}
+	t.Run("forward", func(t *testing.T) {
+		s := newForwardSink(t)
+		host, port, _ := net.SplitHostPort(s.ln.Addr().String())
+		l, err := New(&Options{Environ: []string{"FLUENT_HOST=" + host, "FLUENT_PORT=" + port, "VLOG_BATCH_AGE=5ms"}})
+		require.NoError(t, err)
+		require.Equal(t, OutputForward, l.Output())
+		logSecrets(l.Logger)
+		require.NoError(t, l.Close(context.Background()))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		check(t, s.recs)
+	})
+	t.Run("victorialogs", func(t *testing.T) {
+		srv := newVLServer(t)
+		l, err := New(&Options{Environ: []string{"VICTORIALOGS_URL=" + srv.URL, "VLOG_BATCH_AGE=5ms"}})
+		require.NoError(t, err)
+		require.Equal(t, OutputVictoriaLogs, l.Output())
+		logSecrets(l.Logger)
+		require.NoError(t, l.Close(context.Background()))
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		check(t, srv.recs)
+	})
 }

@@ -2,8 +2,8 @@ package vlog
 
 import (
 	"context"
-	"net"
 	"log/slog"
+	"net"
 
 	"go.vlog.dev/handlers"
 	"go.vlog.dev/redact"
