@@ -525,7 +525,9 @@ func (sc *scanner) keyValue(i int) (match, bool) {
 		// first, to count under their names.
 		bearer, basic := hasPrefixFold(s[v:], "bearer "), hasPrefixFold(s[v:], "basic ")
 		if bearer || basic || hasSuffixFold(s[k:j], "authorization") {
-			if w := runEnd(s, v, &isWord); w > v && w+1 < len(s) && s[w] == ' ' {
+			// A scheme is a word starting with a letter (Bearer, Basic, Digest, AWS4-...):
+			// anything else is the credential itself and is masked whole.
+			if w := runEnd(s, v, &isWord); w > v && w+1 < len(s) && s[w] == ' ' && isLetter(s[v]) {
 				if bearer && r.on(ruleBearer) {
 					if m, ok := sc.bearer(w); ok {
 						return m, true
@@ -629,3 +631,5 @@ func (sc *scanner) pem(i int) (match, bool) {
 }
 
 func isPEMSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
