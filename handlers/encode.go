@@ -26,6 +26,11 @@ import (
 // maxDepth caps the nesting of groups (and of LogValuers resolving to groups) in one record.
 const maxDepth = 32
 
+// maxAttrs caps the attributes encoded for one record (or one WithAttrs call), groups' members
+// included: groups that share members (a DAG of slog.GroupValues) could otherwise expand to
+// billions of attributes within the depth cap. The attributes past the cap become "!LIMIT".
+const maxAttrs = 1 << 16
+
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a quoted JSON string.

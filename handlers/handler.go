@@ -273,6 +273,8 @@ type encoder struct {
 	buf []byte
 	// comma tells whether the next field needs a comma before it.
 	comma bool
+	// attrs counts the attributes visited, against maxAttrs.
+	attrs int
 }
 
 // openGroups appends the openings of the named groups; top tells whether the first one is at the
@@ -356,6 +358,18 @@ func (e *encoder) appendStringValue(s string) {
 // number of enclosing groups; top tells whether a is at the top level of the record, where
 // schema keys are reserved.
 func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
+	e.attrs++
+	if e.attrs > maxAttrs {
+		if e.attrs > maxAttrs+1 {
+			return false // the marker is written once
+		}
+		if e.comma {
+			e.buf = append(e.buf, ',')
+		}
+		e.buf = append(e.buf, `"!LIMIT":"more than 65536 attributes"`...)
+		e.comma = true
+		return true
+	}
 	v := a.Value
 	if v.Kind() == slog.KindLogValuer {
 		v = v.Resolve()

@@ -439,3 +439,17 @@ func TestNeedsEscape8EveryByte(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedGroupsDoNotExplode: groups sharing their members (cheap to build, exponential to
+// expand within the depth cap) are cut at maxAttrs, quickly, with a visible marker.
+func TestSharedGroupsDoNotExplode(t *testing.T) {
+	h, c := newTestHandler(nil)
+	g := slog.Int("leaf", 1)
+	for i := 0; i < 30; i++ {
+		g = slog.Group("g", g, g) // 2^30 leaves if expanded
+	}
+	slog.New(h).Info("dag", g, "after", 1)
+	line := c.last(t)
+	require.Contains(t, string(line), `"!LIMIT":"more than 65536 attributes"`)
+	require.Equal(t, 1, strings.Count(string(line), "!LIMIT"))
+}
