@@ -59,6 +59,9 @@ const (
 	DropOldest
 )
 
+// DefaultBufferSize is BufferOptions.Size's default.
+const DefaultBufferSize = 8 << 20
+
 // BufferOptions configure a BufferedOutput. The zero value means the defaults stated per field.
 type BufferOptions struct {
 	// Size bounds the bytes held: records waiting plus the batch being sent. Default 8 MiB.
@@ -90,7 +93,7 @@ func (o *BufferOptions) withDefaults() BufferOptions {
 		c = *o
 	}
 	if c.Size <= 0 {
-		c.Size = 8 << 20
+		c.Size = DefaultBufferSize
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 256 << 10

@@ -31,8 +31,6 @@ const maxDepth = 32
 // billions of attributes within the depth cap. The attributes past the cap become "!LIMIT".
 const maxAttrs = 1 << 16
 
-const hexDigits = "0123456789abcdef"
-
 // appendString appends s as a quoted JSON string.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
@@ -44,9 +42,6 @@ func appendString(dst []byte, s string) []byte {
 // jsonstr.AppendEscaped: control characters escaped, so a record stays on one line; invalid
 // UTF-8 as U+FFFD; HTML characters kept).
 func appendEscaped(dst []byte, s string) []byte { return jsonstr.AppendEscaped(dst, s, false) }
-
-// needsEscape8 is jsonstr.NeedsEscape8, for the tests.
-func needsEscape8(x uint64) bool { return jsonstr.NeedsEscape8(x) }
 
 // appendFloat appends f the way encoding/json formats a float64, except that NaN and the
 // infinities become strings.
@@ -187,16 +182,6 @@ func panicString(p any) (s string) {
 		}
 	}()
 	return "!PANIC: " + fmt.Sprint(p)
-}
-
-// safeCall runs f, which returns a string, and turns a panic into a placeholder.
-func safeCall(f func() string) (s string) {
-	defer func() {
-		if p := recover(); p != nil {
-			s = panicString(p)
-		}
-	}()
-	return f()
 }
 
 // errorString returns err.Error(), or a placeholder when Error panics (a typed nil pointer, say).

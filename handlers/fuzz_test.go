@@ -172,23 +172,3 @@ func FuzzAttrs(f *testing.F) {
 }
 
 func isCallerKey(k string) bool { return !reserved(k) }
-
-// FuzzNeedsEscape8 checks the word-at-a-time test against the byte-by-byte rule.
-func FuzzNeedsEscape8(f *testing.F) {
-	f.Add(uint64(0x6161616161616161))
-	f.Add(uint64(0x2261616161616161))
-	f.Add(uint64(0x1f20212223242526))
-	f.Add(uint64(0x807f7e5c5b5a5958))
-	f.Fuzz(func(t *testing.T, x uint64) {
-		want := false
-		for i := 0; i < 8; i++ {
-			c := byte(x >> (8 * i))
-			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-				want = true
-			}
-		}
-		if got := needsEscape8(x); got != want {
-			t.Fatalf("needsEscape8(%#x) = %v, want %v", x, got, want)
-		}
-	})
-}

@@ -427,19 +427,6 @@ func TestHandleReturnsWriteError(t *testing.T) {
 	require.EqualError(t, err, "disk full")
 }
 
-// TestNeedsEscape8EveryByte puts every byte value at every position of an otherwise plain word.
-func TestNeedsEscape8EveryByte(t *testing.T) {
-	for pos := 0; pos < 8; pos++ {
-		for c := 0; c < 256; c++ {
-			x := uint64(0x6161616161616161)
-			x &^= 0xff << (8 * pos)
-			x |= uint64(c) << (8 * pos)
-			want := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
-			require.Equal(t, want, needsEscape8(x), "byte %#x at %d", c, pos)
-		}
-	}
-}
-
 // TestSharedGroupsDoNotExplode: groups sharing their members (cheap to build, exponential to
 // expand within the depth cap) are cut at maxAttrs, quickly, with a visible marker.
 func TestSharedGroupsDoNotExplode(t *testing.T) {

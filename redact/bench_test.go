@@ -16,7 +16,6 @@ var benchStrings = []string{
 }
 
 var (
-	sink    any
 	sinkStr string
 	sinkOK  bool
 )

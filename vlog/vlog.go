@@ -83,8 +83,8 @@ func (l *Logger) reportStart() {
 		}
 	}
 	size := c.buffer.Size
-	if size == 0 {
-		size = 8 << 20
+	if size <= 0 {
+		size = handlers.DefaultBufferSize
 	}
 	attrs = append(attrs, slog.Int("buffer_bytes", size))
 	attrs = append(attrs, slog.Bool("redaction", l.redactor != nil))

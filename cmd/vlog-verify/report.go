@@ -48,16 +48,6 @@ func (r *report) failed() bool {
 	return false
 }
 
-// find returns the first result of check.
-func (r *report) find(check string) (result, bool) {
-	for _, res := range r.results {
-		if res.check == check {
-			return res, true
-		}
-	}
-	return result{}, false
-}
-
 // print writes one line per check, the fix under each failure, and the verdict.
 func (r *report) print(w io.Writer) {
 	width := 0
