@@ -203,13 +203,7 @@ func newFallbackTransport(c *config, primary, secondary handlers.Transport) (han
 	}
 	// The notice records have the schema of the service's own records; they carry nothing of
 	// the caller's, so the handler needs no redactor.
-	h := handlers.NewJSONHandler(io.Discard, &handlers.Options{
-		Service:  c.service,
-		Env:      c.env,
-		Version:  c.version,
-		Metadata: append(c.ecs.meta.attrs(), c.fields...),
-	})
-	fo.Notice = h.EncodeNotice
+	fo.Notice = handlers.NewJSONHandler(io.Discard, c.handlerOptions()).EncodeNotice
 	if onError := c.buffer.OnError; onError != nil {
 		fo.OnSwitch = func(from, to string, reason error) {
 			if reason != nil {

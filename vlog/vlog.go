@@ -46,14 +46,7 @@ func New(opts *Options) (*Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	hopts := &handlers.Options{
-		Level:     cfg.level,
-		AddSource: cfg.addSource,
-		Service:   cfg.service,
-		Env:       cfg.env,
-		Version:   cfg.version,
-		Metadata:  append(cfg.ecs.meta.attrs(), cfg.fields...),
-	}
+	hopts := cfg.handlerOptions()
 	if red != nil {
 		hopts.Redactor = red
 	}
@@ -62,6 +55,19 @@ func New(opts *Options) (*Logger, error) {
 	l.reportStart()
 	l.warnECS()
 	return l, nil
+}
+
+// handlerOptions are the JSONHandler options of the resolved configuration: the schema's fixed
+// fields, the ECS metadata and the static fields, the level and the source option.
+func (c *config) handlerOptions() *handlers.Options {
+	return &handlers.Options{
+		Level:     c.level,
+		AddSource: c.addSource,
+		Service:   c.service,
+		Env:       c.env,
+		Version:   c.version,
+		Metadata:  append(c.ecs.meta.attrs(), c.fields...),
+	}
 }
 
 // reportStart writes, for the network outputs, the one record that says where the records go,
