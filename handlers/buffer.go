@@ -21,10 +21,12 @@ type Batch struct {
 	// Seq numbers the batches of one BufferedOutput from 1; a batch keeps its number when it is
 	// sent again after a failure, so a transport can use it to build an idempotency key.
 	Seq uint64
+
+	sending bool // in flight (BufferedOutput's bookkeeping)
 }
 
 // Transport delivers batches to a destination. BufferedOutput calls Send from one goroutine at a
-// time and never concurrently with Close.
+// time (unless the transport is a PipelinedTransport) and never concurrently with Close.
 type Transport interface {
 	// Send delivers b. It returns nil only when the destination has the records (acknowledged,
 	// when the transport uses acks). It must return promptly when ctx is done. An error wrapped
@@ -35,6 +37,15 @@ type Transport interface {
 	Close() error
 	// Name names the destination in Stats, e.g. "forward", "victorialogs", "stdout".
 	Name() string
+}
+
+// PipelinedTransport is a Transport whose Send may be called from several goroutines at once.
+// BufferedOutput then keeps up to MaxInFlight batches in flight, each sent by its own
+// goroutine, so that the destination does not wait while the next batch is being prepared
+// (compressed, for VictoriaLogs). Batches may then arrive out of order.
+type PipelinedTransport interface {
+	Transport
+	MaxInFlight() int
 }
 
 // Permanent marks err as not worth retrying (see Transport.Send).
@@ -69,6 +80,13 @@ type BufferOptions struct {
 	// BatchSize is the size at which a batch is closed and sent. Default 256 KiB. A batch may
 	// exceed it by one record.
 	BatchSize int
+	// MaxBatchSize lets batches grow under load: while a batch is being sent (and the
+	// destination is not failing), the open batch is not closed at BatchSize but keeps filling
+	// up to MaxBatchSize, and it is sent as soon as the send in flight ends. A slow destination
+	// thus gets fewer, larger requests (VictoriaLogs spends less CPU per record on large
+	// requests: see benchmarks/README.md), a fast one gets BatchSize batches without waiting.
+	// Default Size/4 (2 MiB with the default Size); never below BatchSize.
+	MaxBatchSize int
 	// BatchAge is the longest a record waits for its batch to fill. Default 200ms.
 	BatchAge time.Duration
 	// MaxRecordSize drops records larger than this, counted as Oversize. Default 1 MiB (well
@@ -100,6 +118,15 @@ func (o *BufferOptions) withDefaults() BufferOptions {
 	}
 	if c.BatchSize > c.Size {
 		c.BatchSize = c.Size
+	}
+	if c.MaxBatchSize <= 0 {
+		c.MaxBatchSize = c.Size / 4
+	}
+	if c.MaxBatchSize < c.BatchSize {
+		c.MaxBatchSize = c.BatchSize
+	}
+	if c.MaxBatchSize > c.Size {
+		c.MaxBatchSize = c.Size
 	}
 	if c.BatchAge <= 0 {
 		c.BatchAge = 200 * time.Millisecond
@@ -140,8 +167,9 @@ type BufferedOutput struct {
 	mu       sync.Mutex
 	cur      *Batch    // the batch being filled
 	curStart time.Time // when cur got its first record
-	queue    []*Batch  // closed batches, oldest first; queue[0] may be in flight
-	inFlight bool      // queue[0] is being sent
+	queue    []*Batch  // closed batches, oldest first; some may be in flight (Batch.sending)
+	sending  int       // batches in flight
+	senders  int       // goroutines sending: the most batches in flight
 	bytes    int       // bytes in cur and queue
 	records  int       // records in cur and queue
 	free     []*Batch  // recycled batches
@@ -178,9 +206,13 @@ func NewBufferedOutput(t Transport, opts *BufferOptions) *BufferedOutput {
 	o := &BufferedOutput{
 		opts:     opts.withDefaults(),
 		t:        t,
+		senders:  1,
 		wake:     make(chan struct{}, 1),
 		closeReq: make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	if p, ok := t.(PipelinedTransport); ok {
+		o.senders = max(1, min(p.MaxInFlight(), 64))
 	}
 	o.sendCtx, o.sendCancel = context.WithCancel(context.Background())
 	return o
@@ -225,12 +257,18 @@ func (o *BufferedOutput) enqueue(p []byte, internal bool) (int, error) {
 	if first {
 		o.curStart = time.Now()
 	}
+	if len(o.cur.Data)+len(p) > cap(o.cur.Data) && len(o.cur.Data) >= o.opts.BatchSize {
+		// Growing past BatchSize (see growing): make room for MaxBatchSize at once.
+		grown := make([]byte, len(o.cur.Data), max(o.opts.MaxBatchSize+o.opts.MaxBatchSize/8, len(o.cur.Data)+len(p)))
+		copy(grown, o.cur.Data)
+		o.cur.Data = grown
+	}
 	o.cur.Data = append(o.cur.Data, p...)
 	o.cur.Records++
 	o.bytes += len(p)
 	o.records++
 	signal := first
-	if len(o.cur.Data) >= o.opts.BatchSize {
+	if n := len(o.cur.Data); n >= o.opts.BatchSize && (n >= o.opts.MaxBatchSize || !o.growing()) {
 		o.seal()
 		signal = true
 	}
@@ -257,12 +295,12 @@ func (o *BufferedOutput) makeRoom(n int) bool {
 	if o.opts.DropPolicy != DropOldest {
 		return false
 	}
-	i := 0
-	if o.inFlight {
-		i = 1
-	}
-	for o.bytes+n > o.opts.Size && i < len(o.queue) {
+	for i := 0; o.bytes+n > o.opts.Size && i < len(o.queue); {
 		b := o.queue[i]
+		if b.sending {
+			i++
+			continue
+		}
 		o.queue = append(o.queue[:i], o.queue[i+1:]...)
 		o.bytes -= len(b.Data)
 		o.records -= b.Records
@@ -284,6 +322,12 @@ func (o *BufferedOutput) drop(c *atomic.Uint64, n uint64) {
 	o.droppedFirst.CompareAndSwap(0, time.Now().UnixNano())
 }
 
+// growing reports whether the open batch may grow past BatchSize: every sender is busy with a
+// destination that is not failing (see BufferOptions.MaxBatchSize). Called with mu held.
+func (o *BufferedOutput) growing() bool {
+	return o.sending >= o.senders && !o.failing.Load()
+}
+
 // seal moves cur to the queue. Called with mu held and cur non-empty.
 func (o *BufferedOutput) seal() {
 	o.seq++
@@ -301,20 +345,36 @@ func (o *BufferedOutput) newBatch() *Batch {
 	return &Batch{Data: make([]byte, 0, o.opts.BatchSize+o.opts.BatchSize/8)}
 }
 
-// recycle keeps b for reuse, unless it grew unusually large. Called with mu held.
+// recycle keeps b for reuse, unless it grew past MaxBatchSize or enough are kept. Called with
+// mu held.
 func (o *BufferedOutput) recycle(b *Batch) {
-	if cap(b.Data) > 2*o.opts.BatchSize || len(o.free) >= 4 {
+	if cap(b.Data) > o.opts.MaxBatchSize+o.opts.MaxBatchSize/8 || len(o.free) >= 2 {
 		return
 	}
-	b.Data, b.Records, b.Seq = b.Data[:0], 0, 0
+	b.Data, b.Records, b.Seq, b.sending = b.Data[:0], 0, 0, false
 	o.free = append(o.free, b)
 }
 
-func (o *BufferedOutput) start() { go o.run() }
+// start starts the senders: one goroutine, or MaxInFlight of a PipelinedTransport.
+func (o *BufferedOutput) start() {
+	var wg sync.WaitGroup
+	wg.Add(o.senders)
+	for range o.senders {
+		go func() {
+			defer wg.Done()
+			o.run()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		o.abandon()
+		close(o.done)
+	}()
+}
 
-// run is the background goroutine: it closes batches by age and sends them in order.
+// run is a sender goroutine: it closes batches by age and sends the oldest closed batch not
+// already in flight, until Close.
 func (o *BufferedOutput) run() {
-	defer close(o.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	closing := false
@@ -326,12 +386,10 @@ func (o *BufferedOutput) run() {
 				break
 			}
 			if !o.send(b, closing) {
-				o.abandon()
 				return
 			}
 		}
 		if closing {
-			o.abandon()
 			return
 		}
 		// Wait for a new batch, the age of the open one, or Close.
@@ -359,19 +417,34 @@ func (o *BufferedOutput) run() {
 	}
 }
 
-// next returns the oldest closed batch and marks it in flight; when closing it first closes
-// the open batch. It returns nil when there is nothing to send.
+// next returns the oldest closed batch not in flight and marks it in flight; when closing, or
+// when the open batch grew to BatchSize while every sender was busy, it first closes the open
+// batch. It returns nil when there is nothing to send.
 func (o *BufferedOutput) next(closing bool) *Batch {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if closing && o.cur != nil && o.cur.Records > 0 {
+	if o.sending == len(o.queue) && o.cur != nil && o.cur.Records > 0 &&
+		(closing || len(o.cur.Data) >= o.opts.BatchSize) {
 		o.seal()
 	}
-	if len(o.queue) == 0 {
-		return nil
+	var next *Batch
+	for _, b := range o.queue {
+		if b.sending {
+			continue
+		}
+		if next != nil {
+			// Another batch waits: wake an idle sender for it.
+			select {
+			case o.wake <- struct{}{}:
+			default:
+			}
+			break
+		}
+		next = b
+		b.sending = true
+		o.sending++
 	}
-	o.inFlight = true
-	return o.queue[0]
+	return next
 }
 
 // send sends b until it is delivered or permanently rejected, with backoff between attempts.
@@ -436,8 +509,13 @@ func jitter(d time.Duration) time.Duration {
 // finish removes the in-flight batch b and counts its records.
 func (o *BufferedOutput) finish(b *Batch, c *atomic.Uint64) {
 	o.mu.Lock()
-	o.queue = o.queue[1:]
-	o.inFlight = false
+	for i, q := range o.queue {
+		if q == b {
+			o.queue = append(o.queue[:i], o.queue[i+1:]...)
+			break
+		}
+	}
+	o.sending--
 	o.bytes -= len(b.Data)
 	o.records -= b.Records
 	c.Add(uint64(b.Records))
@@ -450,7 +528,7 @@ func (o *BufferedOutput) abandon() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := o.records
-	o.queue, o.cur, o.inFlight = nil, nil, false
+	o.queue, o.cur, o.sending = nil, nil, 0
 	o.bytes, o.records = 0, 0
 	if n > 0 {
 		o.dropClosed.Add(uint64(n))

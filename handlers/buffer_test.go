@@ -26,6 +26,8 @@ type fakeTransport struct {
 	// fail, when set, decides the result of a send.
 	fail  atomic.Pointer[func(b *Batch) error]
 	block atomic.Bool // block until ctx is done
+	// gate, when set, makes every send wait for a value from it.
+	gate chan struct{}
 }
 
 func (f *fakeTransport) Send(ctx context.Context, b *Batch) error {
@@ -33,6 +35,13 @@ func (f *fakeTransport) Send(ctx context.Context, b *Batch) error {
 	if f.block.Load() {
 		<-ctx.Done()
 		return ctx.Err()
+	}
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if fp := f.fail.Load(); fp != nil {
 		if err := (*fp)(b); err != nil {
@@ -185,6 +194,74 @@ func TestBufferOversize(t *testing.T) {
 	s := o.Stats()
 	require.Equal(t, uint64(1), s.Dropped.Oversize)
 	checkInvariant(t, s)
+}
+
+// TestBufferBatchesGrowWhileSending: while a batch is in flight the open batch fills past
+// BatchSize up to MaxBatchSize and goes out as soon as the send ends; without a send in
+// flight, batches close at BatchSize.
+func TestBufferBatchesGrowWhileSending(t *testing.T) {
+	checkNoLeak(t)
+	ft := &fakeTransport{gate: make(chan struct{})}
+	o := NewBufferedOutput(ft, &BufferOptions{BatchSize: 100, MaxBatchSize: 1000, Size: 1 << 20, BatchAge: time.Hour})
+	n := 0
+	write := func(bytes int) {
+		for end := n + bytes/len(rec(n)); n < end; n++ {
+			_, err := o.Write(rec(n))
+			require.NoError(t, err)
+		}
+	}
+	write(110) // one batch of >= 100 bytes: sealed and sent, held at the gate
+	require.Eventually(t, func() bool { return ft.sends.Load() == 1 }, 2*time.Second, time.Millisecond)
+	write(2500) // grows to 1000 bytes twice, then a third batch stays open
+	ft.gate <- struct{}{}
+	require.Eventually(t, func() bool { return ft.sends.Load() == 2 }, 2*time.Second, time.Millisecond)
+	close(ft.gate) // the rest goes through at once
+	require.NoError(t, o.Close(context.Background()))
+
+	lines := ft.lines()
+	require.Len(t, lines, n)
+	for i, l := range lines {
+		require.Equal(t, string(rec(i)), l)
+	}
+	var sizes []int
+	for _, b := range ft.batches {
+		sizes = append(sizes, len(b))
+	}
+	require.GreaterOrEqual(t, len(sizes), 4, "sizes %v", sizes)
+	require.Less(t, sizes[0], 100+len(rec(n)), "sizes %v", sizes)
+	for _, s := range sizes[1:3] {
+		require.GreaterOrEqual(t, s, 1000, "sizes %v", sizes)
+		require.Less(t, s, 1000+len(rec(n)), "sizes %v", sizes)
+	}
+	checkInvariant(t, o.Stats())
+}
+
+// TestBufferBatchesDoNotGrowWhileFailing: during an outage batches keep BatchSize, so a full
+// buffer under DropOldest gives up small batches, not MaxBatchSize ones.
+func TestBufferBatchesDoNotGrowWhileFailing(t *testing.T) {
+	checkNoLeak(t)
+	ft := &fakeTransport{}
+	var fail atomic.Bool
+	fail.Store(true)
+	ft.setFail(func(*Batch) error {
+		if fail.Load() {
+			return errors.New("refused")
+		}
+		return nil
+	})
+	o := NewBufferedOutput(ft, &BufferOptions{BatchSize: 100, MaxBatchSize: 1000, Size: 1 << 20, BatchAge: time.Hour, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+	_, _ = o.Write(rec(0))
+	_, _ = o.Write([]byte(strings.Repeat(" ", 100) + "\n"))
+	require.Eventually(t, func() bool { return o.Stats().State == "failing" }, 2*time.Second, time.Millisecond)
+	for i := 1; i < 300; i++ {
+		_, _ = o.Write(rec(i))
+	}
+	fail.Store(false)
+	require.NoError(t, o.Close(context.Background()))
+	for _, b := range ft.batches {
+		require.Less(t, len(b), 100+len(rec(300)), "batch of %d bytes while failing", len(b))
+	}
+	checkInvariant(t, o.Stats())
 }
 
 func TestBufferRetriesUntilDelivered(t *testing.T) {
@@ -349,4 +426,71 @@ func TestBufferThroughHandler(t *testing.T) {
 	require.NoError(t, o.Close(context.Background()))
 	require.Equal(t, 100, strings.Count(out.String(), "\n"))
 	require.Equal(t, "stdout", o.Stats().Output)
+}
+
+// pipelinedFake is a fakeTransport that takes several sends at once.
+type pipelinedFake struct {
+	*fakeTransport
+	n int
+}
+
+func (p pipelinedFake) MaxInFlight() int { return p.n }
+
+// TestBufferPipelined: with a PipelinedTransport, up to MaxInFlight batches are in flight at
+// once; DropOldest never drops one of them; every record is delivered or counted once.
+func TestBufferPipelined(t *testing.T) {
+	checkNoLeak(t)
+	ft := &fakeTransport{gate: make(chan struct{})}
+	o := NewBufferedOutput(pipelinedFake{ft, 3}, &BufferOptions{BatchSize: 100, MaxBatchSize: 100, Size: 1000,
+		BatchAge: time.Hour, DropPolicy: DropOldest})
+	n := 0
+	for ; ft.sends.Load() < 3; n++ {
+		_, err := o.Write(rec(n))
+		require.NoError(t, err)
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	require.Equal(t, int64(3), ft.sends.Load(), "three batches in flight, not more")
+	const inFlight = 30 // 3 batches of 10 records: rec(0)-rec(9) are 10 bytes, then 11
+	require.GreaterOrEqual(t, int(o.Stats().BufferedRecords), inFlight)
+	// Overflow the buffer: the oldest batches not in flight go, the three in flight stay.
+	for end := n + 500; n < end; n++ {
+		_, _ = o.Write(rec(n))
+	}
+	require.Positive(t, o.Stats().Dropped.BufferFull)
+	close(ft.gate)
+	require.NoError(t, o.Close(context.Background()))
+	s := o.Stats()
+	checkInvariant(t, s)
+	got := map[string]int{}
+	for _, l := range ft.lines() {
+		got[l]++
+	}
+	for i := range inFlight {
+		require.Equal(t, 1, got[string(rec(i))], "record %d was in flight", i)
+	}
+	for l, c := range got {
+		require.Equal(t, 1, c, "%q delivered %d times", l, c)
+	}
+	require.Equal(t, s.Delivered, uint64(len(got)))
+}
+
+// TestBufferPipelinedCloseDeadline: Close returns by its deadline with every sender stuck, and
+// leaves no goroutine behind.
+func TestBufferPipelinedCloseDeadline(t *testing.T) {
+	checkNoLeak(t)
+	ft := &fakeTransport{}
+	ft.block.Store(true)
+	o := NewBufferedOutput(pipelinedFake{ft, 4}, &BufferOptions{BatchSize: 100, MaxBatchSize: 100})
+	for i := range 1000 {
+		_, _ = o.Write(rec(i))
+	}
+	require.Eventually(t, func() bool { return ft.sends.Load() == 4 }, 2*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := o.Close(ctx)
+	require.Less(t, time.Since(start), time.Second)
+	require.ErrorContains(t, err, "1000 records not delivered")
+	checkInvariant(t, o.Stats())
 }

@@ -33,6 +33,8 @@ const (
 	DefaultMaxLineSize = 64 << 10
 	// DefaultVictoriaLogsConcurrency is the number of requests one Send may have in flight.
 	DefaultVictoriaLogsConcurrency = 4
+	// DefaultVictoriaLogsInFlight is the number of batches sent at once (VictoriaLogsOptions.InFlight).
+	DefaultVictoriaLogsInFlight = 2
 	// DefaultGzipLevel is gzip.BestSpeed: measured in benchmarks/README.md, level 1 costs a
 	// third of the CPU of the default level for a body 30% larger.
 	DefaultGzipLevel = gzip.BestSpeed
@@ -96,12 +98,19 @@ type VictoriaLogsOptions struct {
 	// connections as over one. Default DefaultVictoriaLogsConcurrency (4).
 	Concurrency int
 
+	// InFlight is how many batches a BufferedOutput may send through this transport at once
+	// (see PipelinedTransport): with 2, the next batch is compressed and sent while
+	// VictoriaLogs still ingests the previous one, instead of VictoriaLogs waiting for it.
+	// Batches may then be stored in another order than they were logged; VictoriaLogs orders
+	// by _time anyway. Default DefaultVictoriaLogsInFlight (2); 1 to 16.
+	InFlight int
+
 	// GzipLevel is the gzip level of the bodies, 1 to 9. Default DefaultGzipLevel (1). A
 	// negative value sends them uncompressed (sensible on loopback only).
 	GzipLevel int
 
 	// HTTPClient sends the requests. Default: a client of this transport's own, with
-	// keep-alive connections for Concurrency requests per URL; CAFile and TLSConfig are then
+	// keep-alive connections for Concurrency*InFlight requests per URL; CAFile and TLSConfig are then
 	// ignored (configure the client's transport instead). Timeout still applies per request.
 	HTTPClient *http.Client
 }
@@ -128,28 +137,33 @@ type VictoriaLogsTransport struct {
 	timeout     time.Duration
 	maxLine     int
 	concurrency int
+	inFlight    int
 	level       int
 	headers     http.Header // tenancy headers, set on every request
 	stream      []string    // the stream fields of all the URLs
 	gzipPool    sync.Pool
 	bufPool     sync.Pool
 
-	// sendMu serializes Send (BufferedOutput calls it from one goroutine; other callers may
-	// not). resume is the state of the last batch that failed in part.
-	sendMu sync.Mutex
-	resume struct {
-		seq   uint64
-		size  int
-		parts int
-		done  []bool
-	}
+	// resume holds, by Seq, the batches that were delivered in part (see Send).
+	resumeMu sync.Mutex
+	resume   map[uint64]*vlResume
 
 	requests, requestErrors, failovers atomic.Uint64
 	bytesSent, bytesRaw, recordsSent   atomic.Uint64
 	truncated, rejected                atomic.Uint64
 }
 
-var _ Transport = (*VictoriaLogsTransport)(nil)
+var _ PipelinedTransport = (*VictoriaLogsTransport)(nil)
+
+// vlResume is which parts of a batch were delivered, for the next Send of the same batch.
+type vlResume struct {
+	size int
+	done []bool
+}
+
+// maxResume bounds VictoriaLogsTransport.resume: entries of batches never sent again (dropped
+// by DropOldest, or at Close) must not pile up.
+const maxResume = 64
 
 // vlEndpoint is one URL, ready to use.
 type vlEndpoint struct {
@@ -208,6 +222,12 @@ func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport
 		return nil, bad("Concurrency", strconv.Itoa(o.Concurrency), "want 1 to 64")
 	}
 	switch {
+	case o.InFlight == 0:
+		o.InFlight = DefaultVictoriaLogsInFlight
+	case o.InFlight < 0 || o.InFlight > 16:
+		return nil, bad("InFlight", strconv.Itoa(o.InFlight), "want 1 to 16")
+	}
+	switch {
 	case o.GzipLevel == 0:
 		o.GzipLevel = DefaultGzipLevel
 	case o.GzipLevel < 0:
@@ -245,6 +265,7 @@ func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport
 		timeout:     o.Timeout,
 		maxLine:     o.MaxLineSize,
 		concurrency: o.Concurrency,
+		inFlight:    o.InFlight,
 		level:       o.GzipLevel,
 		headers:     http.Header{},
 	}
@@ -291,7 +312,7 @@ func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport
 			DialContext:         dialer.DialContext,
 			TLSClientConfig:     tlsConf,
 			TLSHandshakeTimeout: o.Timeout,
-			MaxIdleConnsPerHost: o.Concurrency,
+			MaxIdleConnsPerHost: o.Concurrency * o.InFlight,
 			// Below VictoriaLogs' -http.idleConnTimeout (1m), so that the server does not close
 			// a connection just as a request goes out on it.
 			IdleConnTimeout:    30 * time.Second,
@@ -546,7 +567,8 @@ type part struct {
 // its limit, and, in v1.26, the lines after it in the same body.
 //
 // A batch of at least 128 KiB is split into up to Concurrency parts sent in parallel; Send
-// returns nil when all were delivered.
+// returns nil when all were delivered. Send may be called from several goroutines at once,
+// with different batches.
 func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -554,16 +576,16 @@ func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
 	if len(b.Data) == 0 {
 		return nil
 	}
-	t.sendMu.Lock()
-	defer t.sendMu.Unlock()
 	data, truncated := t.limitLines(b.Data)
 	parts := t.split(data)
 
 	// Resume a batch that was delivered in part.
-	r := &t.resume
-	if b.Seq == 0 || r.seq != b.Seq || r.size != len(b.Data) || r.parts != len(parts) {
-		r.seq, r.size, r.parts = b.Seq, len(b.Data), len(parts)
-		r.done = append(r.done[:0], make([]bool, len(parts))...)
+	t.resumeMu.Lock()
+	r := t.resume[b.Seq]
+	delete(t.resume, b.Seq)
+	t.resumeMu.Unlock()
+	if b.Seq == 0 || r == nil || r.size != len(b.Data) || len(r.done) != len(parts) {
+		r = &vlResume{size: len(b.Data), done: make([]bool, len(parts))}
 	}
 
 	var wg sync.WaitGroup
@@ -605,14 +627,24 @@ func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
 		t.truncated.Add(uint64(truncated))
 	}
 	if retryable != nil {
+		if b.Seq != 0 {
+			t.resumeMu.Lock()
+			if t.resume == nil || len(t.resume) >= maxResume {
+				t.resume = map[uint64]*vlResume{}
+			}
+			t.resume[b.Seq] = r
+			t.resumeMu.Unlock()
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return retryable
 	}
-	r.seq = 0
 	return permanent
 }
+
+// MaxInFlight is VictoriaLogsOptions.InFlight (see PipelinedTransport).
+func (t *VictoriaLogsTransport) MaxInFlight() int { return t.inFlight }
 
 // limitLines returns data with every line longer than MaxLineSize cut (in a new slice), and
 // how many were cut. data itself is never modified.

@@ -623,3 +623,86 @@ func abs(n int) int {
 	}
 	return n
 }
+
+// TestVictoriaLogsResumesConcurrentBatches: two batches sent at once, each delivered in part,
+// are each resumed with only their own failed part.
+func TestVictoriaLogsResumesConcurrentBatches(t *testing.T) {
+	f := newFakeVL(t)
+	vt := newVLT(t, &VictoriaLogsOptions{URLs: []string{f.srv.URL}, Concurrency: 2})
+	var fail atomic.Bool
+	fail.Store(true)
+	f.setFault(func(n int64, w http.ResponseWriter, r *http.Request) int {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		require.NoError(t, err)
+		plain, _ := io.ReadAll(zr)
+		// The second half of each batch fails: its first line has a seq of 400-999 or 1400-1999.
+		var first struct{ Seq int }
+		require.NoError(t, json.Unmarshal(plain[:bytes.IndexByte(plain, '\n')], &first))
+		if fail.Load() && first.Seq%1000 >= 400 {
+			w.WriteHeader(503)
+			return 503
+		}
+		return 0
+	})
+	a, b := bigBatch(1000, 300), bigBatch(2000, 300)
+	b.Data = b.Data[bytes.Index(b.Data, []byte(`"seq":1000,`))-len(`{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"m","service":"svc","env":"test",`):] // seqs 1000-1999
+	a.Seq, b.Seq, b.Records = 1, 2, 1000
+	var wg sync.WaitGroup
+	for _, x := range []*Batch{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.Error(t, vt.Send(context.Background(), x))
+		}()
+	}
+	wg.Wait()
+	require.InDelta(t, 1000, f.count(), 100, "about the first halves")
+	fail.Store(false)
+	for _, x := range []*Batch{b, a} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, vt.Send(context.Background(), x))
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, int64(6), f.requests.Load(), "only the failed parts were sent again")
+	seqs := f.seqs()
+	require.Len(t, seqs, 2000)
+	for i, c := range seqs {
+		require.Equal(t, 1, c, "seq %d", i)
+	}
+}
+
+// TestVictoriaLogsPipelined: through a BufferedOutput, InFlight batches are sent at once, and
+// every record arrives once.
+func TestVictoriaLogsPipelined(t *testing.T) {
+	checkNoLeak(t)
+	f := newFakeVL(t)
+	release := make(chan struct{})
+	f.setFault(func(n int64, w http.ResponseWriter, r *http.Request) int {
+		<-release
+		return 0
+	})
+	vt := newVLT(t, &VictoriaLogsOptions{URLs: []string{f.srv.URL}, Concurrency: 1, InFlight: 3})
+	o := NewBufferedOutput(vt, &BufferOptions{BatchSize: 10 << 10, MaxBatchSize: 10 << 10})
+	pad := `,"pad":"` + strings.Repeat("x", 200) + `"`
+	for i := range 1000 {
+		_, err := o.Write(line(i, pad))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return f.inFlight.Load() == 3 }, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	require.Equal(t, int64(3), f.inFlight.Load(), "no more than InFlight batches at once")
+	close(release)
+	require.NoError(t, o.Close(context.Background()))
+	seqs := f.seqs()
+	require.Len(t, seqs, 1000)
+	for i, c := range seqs {
+		require.Equal(t, 1, c, "seq %d", i)
+	}
+	checkInvariant(t, o.Stats())
+	require.Equal(t, int64(3), f.maxIn.Load())
+}

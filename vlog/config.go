@@ -47,7 +47,7 @@ type Options struct {
 
 	// Buffer configures the bounded buffer between the logging goroutines and the network
 	// (see handlers.BufferOptions for the defaults). Non-zero fields win over VLOG_BUFFER_SIZE,
-	// VLOG_BATCH_SIZE, VLOG_BATCH_AGE, VLOG_MAX_RECORD_SIZE and VLOG_DROP_POLICY.
+	// VLOG_BATCH_SIZE, VLOG_BATCH_MAX_SIZE, VLOG_BATCH_AGE, VLOG_MAX_RECORD_SIZE and VLOG_DROP_POLICY.
 	Buffer *handlers.BufferOptions
 
 	// StdoutBuffered puts the stdout output behind the buffer, so a blocked log pipe cannot
@@ -119,7 +119,7 @@ const (
 // the test suites.
 var knownVLOG = []string{EnvRedact, EnvRedactKeys, EnvRedactIgnoreKeys, EnvRedactDisableRules, EnvRedactMask, EnvRedactHashKey,
 	EnvLevel, EnvAddSource, EnvOutput, EnvECSMetadataTimeout, EnvStopTimeout,
-	EnvBufferSize, EnvBatchSize, EnvBatchAge, EnvMaxRecordSize, EnvDropPolicy, EnvStdoutBuffered, EnvVictoriaLogsStreamFields, EnvVictoriaLogsAccountID, EnvVictoriaLogsProjectID, EnvVictoriaLogsUser, EnvVictoriaLogsPassword, EnvVictoriaLogsBearerToken, EnvVictoriaLogsCAFile, EnvVictoriaLogsTimeout, EnvFallbackAfter, EnvFallbackProbeInterval, EnvFluentTag, EnvFluentAck, EnvFluentCompress, EnvFluentTimeout}
+	EnvBufferSize, EnvBatchSize, EnvBatchMaxSize, EnvBatchAge, EnvMaxRecordSize, EnvDropPolicy, EnvStdoutBuffered, EnvVictoriaLogsStreamFields, EnvVictoriaLogsAccountID, EnvVictoriaLogsProjectID, EnvVictoriaLogsUser, EnvVictoriaLogsPassword, EnvVictoriaLogsBearerToken, EnvVictoriaLogsCAFile, EnvVictoriaLogsTimeout, EnvFallbackAfter, EnvFallbackProbeInterval, EnvFluentTag, EnvFluentAck, EnvFluentCompress, EnvFluentTimeout}
 
 // knownOther lists the variables outside VLOG_ that New reads.
 var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI, EnvFluentHost, EnvFluentPort, EnvVictoriaLogsURL}

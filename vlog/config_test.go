@@ -12,8 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"go.vlog.dev/handlers"
 )
 
 func newTest(t *testing.T, opts *Options) (*Logger, *bytes.Buffer) {
@@ -109,6 +112,7 @@ func TestInvalidEnvironment(t *testing.T) {
 	f("VLOG_BUFFER_SIZE=lots", "VLOG_BUFFER_SIZE", "lots")
 	f("VLOG_BUFFER_SIZE=-1", "VLOG_BUFFER_SIZE", "-1")
 	f("VLOG_BATCH_AGE=soon", "VLOG_BATCH_AGE", "soon")
+	f("VLOG_BATCH_MAX_SIZE=big", "VLOG_BATCH_MAX_SIZE", "big")
 	f("VLOG_DROP_POLICY=random", "VLOG_DROP_POLICY", "random")
 	f("VLOG_STDOUT_BUFFERED=maybe", "VLOG_STDOUT_BUFFERED", "maybe")
 	f("VLOG_TOTALLY_UNKNOWN=1", "VLOG_TOTALLY_UNKNOWN", "1")
@@ -253,4 +257,19 @@ func TestStdoutBuffered(t *testing.T) {
 	st := l.Stats()
 	require.Equal(t, uint64(100), st.Delivered)
 	require.Equal(t, "closed", st.State)
+}
+
+// TestBufferConfigFromEnv: the buffer variables reach handlers.BufferOptions, and a field set in
+// code wins over its variable.
+func TestBufferConfigFromEnv(t *testing.T) {
+	env := map[string]string{EnvBufferSize: "16MiB", EnvBatchSize: "512KiB", EnvBatchMaxSize: "4MiB",
+		EnvBatchAge: "50ms", EnvMaxRecordSize: "64KiB", EnvDropPolicy: "oldest"}
+	b, errs := bufferConfig(&Options{}, env)
+	require.Empty(t, errs)
+	require.Equal(t, handlers.BufferOptions{Size: 16 << 20, BatchSize: 512 << 10, MaxBatchSize: 4 << 20,
+		BatchAge: 50 * time.Millisecond, MaxRecordSize: 64 << 10, DropPolicy: handlers.DropOldest}, b)
+
+	b, errs = bufferConfig(&Options{Buffer: &handlers.BufferOptions{MaxBatchSize: 1 << 20}}, env)
+	require.Empty(t, errs)
+	require.Equal(t, 1<<20, b.MaxBatchSize)
 }

@@ -18,6 +18,9 @@ const (
 	EnvBufferSize = "VLOG_BUFFER_SIZE"
 	// EnvBatchSize is the batch size at which a batch is sent. Default 256KiB.
 	EnvBatchSize = "VLOG_BATCH_SIZE"
+	// EnvBatchMaxSize is how large a batch may grow while the previous one is being sent
+	// (handlers.BufferOptions.MaxBatchSize). Default a quarter of VLOG_BUFFER_SIZE.
+	EnvBatchMaxSize = "VLOG_BATCH_MAX_SIZE"
 	// EnvBatchAge is the longest a record waits for its batch (a time.ParseDuration value).
 	// Default 200ms.
 	EnvBatchAge = "VLOG_BATCH_AGE"
@@ -68,6 +71,7 @@ func bufferConfig(opts *Options, env map[string]string) (handlers.BufferOptions,
 	}
 	size(&b.Size, EnvBufferSize)
 	size(&b.BatchSize, EnvBatchSize)
+	size(&b.MaxBatchSize, EnvBatchMaxSize)
 	size(&b.MaxRecordSize, EnvMaxRecordSize)
 	if v, ok := env[EnvBatchAge]; ok && v != "" && b.BatchAge == 0 {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
