@@ -49,16 +49,9 @@ var plainByte = func() (t [256]bool) {
 // plainPrefix returns the length of the longest prefix of b made of plainByte bytes, looking
 // at 8 bytes at a time.
 func plainPrefix(b []byte) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q := x ^ (ones * '"')
-		bs := x ^ (ones * '\\')
-		// A high bit marks a byte that is >= 0x80, < 0x20, '"' or '\\' (the "has zero byte"
-		// trick). Borrows only run upwards, so the lowest mark is a true one.
-		m := (x | (x - ones*0x20) | (q-ones)&^q | (bs-ones)&^bs) & highs
-		if m != 0 {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
@@ -71,9 +64,6 @@ func plainPrefix(b []byte) int {
 // jsonTranscoder turns one JSON value into msgpack. It is not safe for concurrent use; the
 // forward transport keeps one per connection.
 type jsonTranscoder struct {
-	in  []byte
-	pos int
-	out []byte
 	// time is the parsed value of the top-level event_time string, if any.
 	time eventTime
 }
@@ -83,160 +73,328 @@ type jsonTranscoder struct {
 // included) that follows it, and the record's event_time if the object has a parsable one. On
 // invalid input it returns an error and dst unchanged.
 func (t *jsonTranscoder) appendRecord(dst, in []byte) ([]byte, []byte, eventTime, error) {
-	t.in, t.pos, t.out, t.time = in, 0, dst, eventTime{}
-	t.skipSpace()
-	if t.pos >= len(t.in) || t.in[t.pos] != '{' {
-		t.in = nil
+	pos := skipSpace(in, 0)
+	if pos >= len(in) || in[pos] != '{' {
 		return dst, in, eventTime{}, errJSONSyntax
 	}
-	err := t.value(0)
-	out, rest, et := t.out, t.in[t.pos:], t.time
-	t.in, t.out = nil, nil
-	if err != nil {
-		return dst, in, eventTime{}, err
+	t.time = eventTime{}
+	out, pos, ok := t.object(dst, in, pos, 0)
+	if !ok {
+		return dst, in, eventTime{}, errJSONSyntax
 	}
-	for len(rest) > 0 && isSpace(rest[0]) {
-		rest = rest[1:]
-	}
-	return out, rest, et, nil
+	return out, in[skipSpace(in, pos):], t.time, nil
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
-func (t *jsonTranscoder) skipSpace() {
-	if t.pos < len(t.in) && t.in[t.pos] > ' ' {
-		return // the common case: compact JSON
+// skipSpace returns the position of the first byte at or after pos that is not whitespace.
+func skipSpace(in []byte, pos int) int {
+	for pos < len(in) && isSpace(in[pos]) {
+		pos++
 	}
-	for t.pos < len(t.in) && isSpace(t.in[t.pos]) {
-		t.pos++
+	return pos
+}
+
+// special returns a mask with the high bit set in each byte of x (little-endian) that is not
+// plainByte, and maybe in bytes above such a byte: the lowest set bit marks the first byte
+// that is not plain. y = x^0x02 maps '"' to 0x20 and the controls (< 0x20) to controls, and
+// keeps the high bit: y-0x21 borrows for '"' and the controls, x^'\\'-1 for '\\', and y
+// itself has the high bit of the bytes >= 0x80. In the bytes < 0x80 none of these sets the
+// high bit otherwise; a borrow only runs upwards, out of a marked byte.
+func special(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	y := x ^ (ones * 0x02)
+	return (y | (y - ones*0x21) | (x ^ (ones * '\\') - ones)) & (ones * 0x80)
+}
+
+// The transcoder's hot path is object's loop over the members of a flat object of short
+// strings and small numbers: it transcodes those without calls (a call costs the spills of
+// all the live registers, more than the work itself), and leaves everything else to value,
+// array and the general appendJSONString and appendJSONNumber.
+//
+// Short strings: a string that is plain (printable ASCII without escapes) and shorter than 32
+// bytes becomes a fixstr. The fast path copies it 8 bytes at a time while looking for its
+// end, into the capacity of out after the one-byte header; the bytes copied past its end are
+// cut off again. It needs 32 bytes of input after the opening quote and 33 bytes of capacity
+// in out, and is written out twice in object (keys and values) and once in appendJSONStringAt.
+
+// object appends the msgpack map of the JSON object at in[pos] ('{') to out and returns the new
+// out and the position after the object, or false if the input is not valid JSON (the
+// contents of out past its original length are then garbage). depth counts the enclosing
+// containers.
+func (t *jsonTranscoder) object(out, in []byte, pos, depth int) ([]byte, int, bool) {
+	if depth >= maxJSONDepth {
+		return out, pos, false
+	}
+	in = in[:len(in):len(in)] // one value less to keep: cap(in) is len(in)
+	hdr := len(out)
+	out = append(out, 0x80) // fixmap; fixed up at the end
+	pos++
+	if pos < len(in) && in[pos] != '"' {
+		pos = skipSpace(in, pos)
+		if pos < len(in) && in[pos] == '}' {
+			return out, pos + 1, true
+		}
+	}
+	n := 0
+	var ok bool
+	for {
+		// The key.
+		if pos >= len(in) || in[pos] != '"' {
+			pos = skipSpace(in, pos)
+			if pos >= len(in) || in[pos] != '"' {
+				return out, pos, false
+			}
+		}
+		start, at, plain := pos+1, len(out), 0
+		if len(in)-start >= 32 && cap(out)-at >= 33 {
+			src := (*[32]byte)(in[start:])
+			dst := (*[33]byte)(out[at : at+33])
+			x := binary.LittleEndian.Uint64(src[0:8])
+			binary.LittleEndian.PutUint64(dst[1:9], x)
+			m, k := special(x), 0
+			if m == 0 {
+				x = binary.LittleEndian.Uint64(src[8:16])
+				binary.LittleEndian.PutUint64(dst[9:17], x)
+				m, k = special(x), 8
+				if m == 0 {
+					x = binary.LittleEndian.Uint64(src[16:24])
+					binary.LittleEndian.PutUint64(dst[17:25], x)
+					m, k = special(x), 16
+					if m == 0 {
+						x = binary.LittleEndian.Uint64(src[24:32])
+						binary.LittleEndian.PutUint64(dst[25:33], x)
+						m, k = special(x), 24
+					}
+				}
+			}
+			plain = 32
+			if m != 0 {
+				k += bits.TrailingZeros64(m) / 8
+				if src[k&31] == '"' {
+					dst[0] = 0xa0 | byte(k)
+					out = out[:at+1+k]
+					pos = start + k + 1
+					goto keyDone
+				}
+				plain = k
+			}
+		}
+		if out, pos, ok = appendJSONString(out, in, start, start+plain); !ok {
+			return out, pos, false
+		}
+	keyDone:
+		if pos >= len(in) || in[pos] != ':' {
+			pos = skipSpace(in, pos)
+			if pos >= len(in) || in[pos] != ':' {
+				return out, pos, false
+			}
+		}
+		pos++
+
+		// The value.
+		if pos-start == len(`event_time":`) && depth == 0 && string(in[start:pos-2]) == "event_time" {
+			// The key "event_time", unescaped, at the top level: its value is the record's
+			// time (if it is a string, parseEventTime tells).
+			at = len(out)
+			if out, pos, ok = t.value(out, in, pos, depth+1); !ok {
+				return out, pos, false
+			}
+			t.time = parseEventTime(out[at:])
+		} else if pos >= len(in) {
+			return out, pos, false
+		} else if c := in[pos]; c == '"' {
+			start, at, plain = pos+1, len(out), 0
+			if len(in)-start >= 32 && cap(out)-at >= 33 {
+				src := (*[32]byte)(in[start:])
+				dst := (*[33]byte)(out[at : at+33])
+				x := binary.LittleEndian.Uint64(src[0:8])
+				binary.LittleEndian.PutUint64(dst[1:9], x)
+				m, k := special(x), 0
+				if m == 0 {
+					x = binary.LittleEndian.Uint64(src[8:16])
+					binary.LittleEndian.PutUint64(dst[9:17], x)
+					m, k = special(x), 8
+					if m == 0 {
+						x = binary.LittleEndian.Uint64(src[16:24])
+						binary.LittleEndian.PutUint64(dst[17:25], x)
+						m, k = special(x), 16
+						if m == 0 {
+							x = binary.LittleEndian.Uint64(src[24:32])
+							binary.LittleEndian.PutUint64(dst[25:33], x)
+							m, k = special(x), 24
+						}
+					}
+				}
+				plain = 32
+				if m != 0 {
+					k += bits.TrailingZeros64(m) / 8
+					if src[k&31] == '"' {
+						dst[0] = 0xa0 | byte(k)
+						out = out[:at+1+k]
+						pos = start + k + 1
+						goto valueDone
+					}
+					plain = k
+				}
+			}
+			if out, pos, ok = appendJSONString(out, in, start, start+plain); !ok {
+				return out, pos, false
+			}
+		} else if d := c - '0'; d < 10 {
+			// A non-negative number; fast path: an integer of at most 18 digits.
+			u, j := uint64(d), pos+1
+			for ; j < len(in); j++ {
+				e := in[j] - '0'
+				if e > 9 {
+					break
+				}
+				u = u*10 + uint64(e)
+			}
+			if j-pos > 18 || d == 0 && j-pos > 1 || j < len(in) && (in[j] == '.' || in[j]|0x20 == 'e') {
+				if out, pos, ok = appendJSONNumber(out, in, pos); !ok {
+					return out, pos, false
+				}
+			} else {
+				if u < 128 {
+					out = append(out, byte(u))
+				} else {
+					out = appendMsgpackUint(out, u)
+				}
+				pos = j
+			}
+		} else if out, pos, ok = t.value(out, in, pos, depth+1); !ok {
+			return out, pos, false
+		}
+	valueDone:
+		n++
+
+		// A comma or the end of the object.
+		if pos >= len(in) || isSpace(in[pos]) {
+			pos = skipSpace(in, pos)
+			if pos >= len(in) {
+				return out, pos, false
+			}
+		}
+		c := in[pos]
+		pos++
+		if c == ',' {
+			continue
+		}
+		if c != '}' {
+			return out, pos, false
+		}
+		if n < 16 {
+			out[hdr] = 0x80 | byte(n)
+		} else {
+			out = fixHeader(out, hdr, n, 0x80, 0xde)
+		}
+		return out, pos, true
 	}
 }
 
-// value transcodes the value at t.pos. depth counts the enclosing containers.
-func (t *jsonTranscoder) value(depth int) error {
-	t.skipSpace()
-	if t.pos >= len(t.in) {
-		return errJSONSyntax
+// array is object for the JSON array at in[pos] ('['), a msgpack array.
+func (t *jsonTranscoder) array(out, in []byte, pos, depth int) ([]byte, int, bool) {
+	if depth >= maxJSONDepth {
+		return out, pos, false
 	}
-	switch c := t.in[t.pos]; {
+	hdr := len(out)
+	out = append(out, 0x90) // fixarray; fixed up at the end
+	pos = skipSpace(in, pos+1)
+	if pos < len(in) && in[pos] == ']' {
+		return out, pos + 1, true
+	}
+	n := 0
+	var ok bool
+	for {
+		if out, pos, ok = t.value(out, in, pos, depth+1); !ok {
+			return out, pos, false
+		}
+		n++
+		pos = skipSpace(in, pos)
+		if pos >= len(in) {
+			return out, pos, false
+		}
+		c := in[pos]
+		pos++
+		if c == ',' {
+			continue
+		}
+		if c != ']' {
+			return out, pos, false
+		}
+		out = fixHeader(out, hdr, n, 0x90, 0xdc)
+		return out, pos, true
+	}
+}
+
+// value transcodes the JSON value at in[pos], after whitespace if any. depth counts the
+// enclosing containers.
+func (t *jsonTranscoder) value(out, in []byte, pos, depth int) ([]byte, int, bool) {
+	pos = skipSpace(in, pos)
+	if pos >= len(in) {
+		return out, pos, false
+	}
+	switch c := in[pos]; {
 	case c == '"':
-		_, err := t.str()
-		return err
+		return appendJSONStringAt(out, in, pos)
 	case c == '{':
-		return t.object(depth)
+		return t.object(out, in, pos, depth)
 	case c == '[':
-		return t.array(depth)
+		return t.array(out, in, pos, depth)
+	case c == '-' || c-'0' < 10:
+		return appendJSONNumber(out, in, pos)
 	case c == 't':
-		return t.literal("true", 0xc3)
+		if len(in)-pos >= 4 && string(in[pos:pos+4]) == "true" {
+			return append(out, 0xc3), pos + 4, true
+		}
 	case c == 'f':
-		return t.literal("false", 0xc2)
+		if len(in)-pos >= 5 && string(in[pos:pos+5]) == "false" {
+			return append(out, 0xc2), pos + 5, true
+		}
 	case c == 'n':
-		return t.literal("null", 0xc0)
-	case c == '-' || c >= '0' && c <= '9':
-		return t.number()
+		if len(in)-pos >= 4 && string(in[pos:pos+4]) == "null" {
+			return append(out, 0xc0), pos + 4, true
+		}
 	}
-	return errJSONSyntax
+	return out, pos, false
 }
 
-func (t *jsonTranscoder) literal(word string, code byte) error {
-	if len(t.in)-t.pos < len(word) || string(t.in[t.pos:t.pos+len(word)]) != word {
-		return errJSONSyntax
-	}
-	t.pos += len(word)
-	t.out = append(t.out, code)
-	return nil
-}
-
-func (t *jsonTranscoder) object(depth int) error {
-	if depth >= maxJSONDepth {
-		return errJSONSyntax
-	}
-	t.pos++ // '{'
-	hdr := len(t.out)
-	t.out = append(t.out, 0x80) // fixmap; fixed up below
-	n := 0
-	t.skipSpace()
-	if t.pos < len(t.in) && t.in[t.pos] == '}' {
-		t.pos++
-		return nil
-	}
-	for {
-		t.skipSpace()
-		if t.pos >= len(t.in) || t.in[t.pos] != '"' {
-			return errJSONSyntax
-		}
-		keyAt := len(t.out)
-		isTime, err := t.str()
-		if err != nil {
-			return err
-		}
-		// The key "event_time" at the top level: remember its value's position.
-		isTime = isTime && depth == 0 && string(t.out[keyAt:]) == "\xaaevent_time"
-		if t.pos >= len(t.in) || t.in[t.pos] != ':' {
-			t.skipSpace()
-			if t.pos >= len(t.in) || t.in[t.pos] != ':' {
-				return errJSONSyntax
+// appendJSONStringAt transcodes the JSON string at in[pos] ('"').
+func appendJSONStringAt(out, in []byte, pos int) ([]byte, int, bool) {
+	start, at, plain := pos+1, len(out), 0
+	if len(in)-start >= 32 && cap(out)-at >= 33 {
+		src := (*[32]byte)(in[start:])
+		dst := (*[33]byte)(out[at : at+33])
+		x := binary.LittleEndian.Uint64(src[0:8])
+		binary.LittleEndian.PutUint64(dst[1:9], x)
+		m, k := special(x), 0
+		if m == 0 {
+			x = binary.LittleEndian.Uint64(src[8:16])
+			binary.LittleEndian.PutUint64(dst[9:17], x)
+			m, k = special(x), 8
+			if m == 0 {
+				x = binary.LittleEndian.Uint64(src[16:24])
+				binary.LittleEndian.PutUint64(dst[17:25], x)
+				m, k = special(x), 16
+				if m == 0 {
+					x = binary.LittleEndian.Uint64(src[24:32])
+					binary.LittleEndian.PutUint64(dst[25:33], x)
+					m, k = special(x), 24
+				}
 			}
 		}
-		t.pos++
-		valAt := len(t.out)
-		if err := t.value(depth + 1); err != nil {
-			return err
-		}
-		if isTime {
-			t.time = parseEventTime(t.out[valAt:])
-		}
-		n++
-		if t.pos >= len(t.in) || t.in[t.pos] != ',' && t.in[t.pos] != '}' {
-			t.skipSpace()
-			if t.pos >= len(t.in) {
-				return errJSONSyntax
+		plain = 32
+		if m != 0 {
+			k += bits.TrailingZeros64(m) / 8
+			if src[k&31] == '"' {
+				dst[0] = 0xa0 | byte(k)
+				return out[:at+1+k], start + k + 1, true
 			}
+			plain = k
 		}
-		if c := t.in[t.pos]; c == ',' {
-			t.pos++
-			continue
-		} else if c != '}' {
-			return errJSONSyntax
-		}
-		t.pos++
-		t.out = fixHeader(t.out, hdr, n, 0x80, 0xde)
-		return nil
 	}
-}
-
-func (t *jsonTranscoder) array(depth int) error {
-	if depth >= maxJSONDepth {
-		return errJSONSyntax
-	}
-	t.pos++ // '['
-	hdr := len(t.out)
-	t.out = append(t.out, 0x90) // fixarray; fixed up below
-	n := 0
-	t.skipSpace()
-	if t.pos < len(t.in) && t.in[t.pos] == ']' {
-		t.pos++
-		return nil
-	}
-	for {
-		if err := t.value(depth + 1); err != nil {
-			return err
-		}
-		n++
-		t.skipSpace()
-		if t.pos >= len(t.in) {
-			return errJSONSyntax
-		}
-		if c := t.in[t.pos]; c == ',' {
-			t.pos++
-			continue
-		} else if c != ']' {
-			return errJSONSyntax
-		}
-		t.pos++
-		t.out = fixHeader(t.out, hdr, n, 0x90, 0xdc)
-		return nil
-	}
+	return appendJSONString(out, in, start, start+plain)
 }
 
 // fixHeader writes the header of a map or array of n elements at out[at], where one byte was
@@ -264,66 +422,64 @@ func fixHeader(out []byte, at, n int, fix, code16 byte) []byte {
 }
 
 // str transcodes the string at t.pos (which is '"'). It reports whether the raw string is
-// exactly "event_time" (a cheap pre-check for the caller).
-func (t *jsonTranscoder) str() (bool, error) {
-	t.pos++ // opening quote
-	start := t.pos
-	// Fast path: no escape and ASCII up to the closing quote.
-	i := start + plainPrefix(t.in[start:])
-	if i < len(t.in) && t.in[i] == '"' {
-		t.out = appendStrHeader(t.out, i-start)
-		t.out = append(t.out, t.in[start:i]...)
-		t.pos = i + 1
-		return i-start == len("event_time"), nil
+
+// appendJSONString appends the msgpack str of the JSON string whose contents start at
+// in[start] (after the opening quote) and returns the position after its closing quote;
+// in[start:i] is known to be plain.
+func appendJSONString(out, in []byte, start, i int) ([]byte, int, bool) {
+	i += plainPrefix(in[i:])
+	if i < len(in) && in[i] == '"' {
+		out = appendStrHeader(out, i-start)
+		return append(out, in[start:i]...), i + 1, true
 	}
 	// Slow path: reserve the header for the raw length (an upper bound of the decoded one),
 	// decode, then fix the header.
 	end := i
-	for end < len(t.in) && t.in[end] != '"' {
-		if t.in[end] == '\\' {
+	for end < len(in) && in[end] != '"' {
+		if in[end] == '\\' {
 			end++
 		}
 		end++
 	}
-	if end >= len(t.in) {
-		return false, errJSONSyntax
+	if end >= len(in) {
+		return out, end, false
 	}
-	hdr := len(t.out)
+	hdr := len(out)
 	rawLen := end - start
-	t.out = appendStrHeader(t.out, rawLen)
-	hdrLen := len(t.out) - hdr
-	body := len(t.out)
-	t.out = append(t.out, t.in[start:i]...)
+	out = appendStrHeader(out, rawLen)
+	hdrLen := len(out) - hdr
+	body := len(out)
+	out = append(out, in[start:i]...)
 	for i < end {
-		c := t.in[i]
+		c := in[i]
 		switch {
 		case c == '\\':
 			i++
-			switch e := t.in[i]; e {
+			switch e := in[i]; e {
 			case '"', '\\', '/':
-				t.out = append(t.out, e)
+				out = append(out, e)
 			case 'b':
-				t.out = append(t.out, '\b')
+				out = append(out, '\b')
 			case 'f':
-				t.out = append(t.out, '\f')
+				out = append(out, '\f')
 			case 'n':
-				t.out = append(t.out, '\n')
+				out = append(out, '\n')
 			case 'r':
-				t.out = append(t.out, '\r')
+				out = append(out, '\r')
 			case 't':
-				t.out = append(t.out, '\t')
+				out = append(out, '\t')
 			case 'u':
-				r, ok := hex4(t.in[i+1 : min(i+5, end)])
+				r, ok := hex4(in[i+1 : min(i+5, end)])
 				if !ok {
-					return false, errJSONSyntax
+					return out, i, false
 				}
 				i += 4
 				if utf16.IsSurrogate(r) {
 					r2 := rune(-1)
-					if i+6 < end && t.in[i+1] == '\\' && t.in[i+2] == 'u' {
-						r2, ok = hex4(t.in[i+3 : min(i+7, end)])
+					if i+6 < end && in[i+1] == '\\' && in[i+2] == 'u' {
+						r2, ok = hex4(in[i+3 : min(i+7, end)])
 						if !ok {
-							return false, errJSONSyntax
+							return out, i, false
 						}
 					}
 					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
@@ -333,36 +489,35 @@ func (t *jsonTranscoder) str() (bool, error) {
 						r = utf8.RuneError
 					}
 				}
-				t.out = utf8.AppendRune(t.out, r)
+				out = utf8.AppendRune(out, r)
 			default:
-				return false, errJSONSyntax
+				return out, i, false
 			}
 			i++
 		case c < 0x20:
-			return false, errJSONSyntax
+			return out, i, false
 		case c < utf8.RuneSelf:
-			t.out = append(t.out, c)
+			out = append(out, c)
 			i++
 		default:
-			r, size := utf8.DecodeRune(t.in[i:end])
+			r, size := utf8.DecodeRune(in[i:end])
 			if r == utf8.RuneError && size == 1 {
-				t.out = utf8.AppendRune(t.out, utf8.RuneError)
+				out = utf8.AppendRune(out, utf8.RuneError)
 			} else {
-				t.out = append(t.out, t.in[i:i+size]...)
+				out = append(out, in[i:i+size]...)
 			}
 			i += size
 		}
 	}
-	t.pos = end + 1
-	n := len(t.out) - body
+	n := len(out) - body
 	// The decoded string may be longer than the raw one only through invalid UTF-8 bytes
 	// becoming U+FFFD (3 bytes for 1): then, or when a shorter header fits, rewrite it.
 	if want := strHeaderLen(n); want != hdrLen {
-		t.out = moveBody(t.out, hdr, body, want)
+		out = moveBody(out, hdr, body, want)
 		body = hdr + want
 	}
-	writeStrHeader(t.out[hdr:body], n)
-	return false, nil
+	writeStrHeader(out[hdr:body], n)
+	return out, end + 1, true
 }
 
 // moveBody moves out[body:] so that it starts at hdr+hdrLen, growing or shrinking out.
@@ -475,63 +630,114 @@ func appendMsgpackInt(dst []byte, v int64) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(v))
 }
 
-// number transcodes the JSON number at t.pos.
-func (t *jsonTranscoder) number() error {
-	start := t.pos
+// appendJSONNumber appends the msgpack encoding of the JSON number at in[pos] and returns the
+// position after it. Fast paths: an integer of at most 18 digits (it fits int64), and a
+// number with a fraction and no exponent of at most 15 digits in all (mantissa and power of
+// ten are exact float64 values: parseFloatFast's exact case, computed the same way).
+func appendJSONNumber(out, in []byte, pos int) ([]byte, int, bool) {
+	i := pos
+	neg := in[i] == '-'
+	if neg {
+		i++
+	}
+	var u uint64
+	j := i
+	for ; j < len(in); j++ {
+		d := in[j] - '0'
+		if d > 9 {
+			break
+		}
+		u = u*10 + uint64(d) // may wrap for long literals, which are left to the general path
+	}
+	nd := j - i
+	if nd == 0 || nd > 18 || nd > 1 && in[i] == '0' {
+		return appendJSONNumberSlow(out, in, pos)
+	}
+	if j == len(in) || in[j] != '.' && in[j]|0x20 != 'e' {
+		if neg {
+			return appendMsgpackInt(out, -int64(u)), j, true
+		}
+		if u < 128 {
+			return append(out, byte(u)), j, true
+		}
+		return appendMsgpackUint(out, u), j, true
+	}
+	if in[j] != '.' {
+		return appendJSONNumberSlow(out, in, pos)
+	}
+	k := j + 1
+	for ; k < len(in); k++ {
+		d := in[k] - '0'
+		if d > 9 {
+			break
+		}
+		u = u*10 + uint64(d)
+	}
+	nf := k - (j + 1)
+	if nf == 0 || nd+nf > 15 || k < len(in) && in[k]|0x20 == 'e' {
+		return appendJSONNumberSlow(out, in, pos)
+	}
+	f := float64(u) / pow10[nf]
+	if neg {
+		f = -f
+	}
+	return binary.BigEndian.AppendUint64(append(out, 0xcb), math.Float64bits(f)), k, true
+}
+
+// appendJSONNumberSlow is appendJSONNumber for any number.
+func appendJSONNumberSlow(out, in []byte, pos int) ([]byte, int, bool) {
+	start := pos
 	i := start
-	if t.in[i] == '-' {
+	if in[i] == '-' {
 		i++
 	}
 	// Integer part: 0 or [1-9][0-9]*.
-	if i >= len(t.in) {
-		return errJSONSyntax
+	if i >= len(in) {
+		return out, i, false
 	}
-	if t.in[i] == '0' {
+	if in[i] == '0' {
 		i++
-	} else if t.in[i] >= '1' && t.in[i] <= '9' {
-		for i < len(t.in) && t.in[i] >= '0' && t.in[i] <= '9' {
+	} else if in[i] >= '1' && in[i] <= '9' {
+		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
 			i++
 		}
 	} else {
-		return errJSONSyntax
+		return out, i, false
 	}
 	isInt := true
-	if i < len(t.in) && t.in[i] == '.' {
+	if i < len(in) && in[i] == '.' {
 		isInt = false
 		i++
 		d := i
-		for i < len(t.in) && t.in[i] >= '0' && t.in[i] <= '9' {
+		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
 			i++
 		}
 		if i == d {
-			return errJSONSyntax
+			return out, i, false
 		}
 	}
-	if i < len(t.in) && (t.in[i] == 'e' || t.in[i] == 'E') {
+	if i < len(in) && (in[i] == 'e' || in[i] == 'E') {
 		isInt = false
 		i++
-		if i < len(t.in) && (t.in[i] == '+' || t.in[i] == '-') {
+		if i < len(in) && (in[i] == '+' || in[i] == '-') {
 			i++
 		}
 		d := i
-		for i < len(t.in) && t.in[i] >= '0' && t.in[i] <= '9' {
+		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
 			i++
 		}
 		if i == d {
-			return errJSONSyntax
+			return out, i, false
 		}
 	}
-	t.pos = i
-	lit := t.in[start:i]
+	lit := in[start:i]
 	if isInt {
 		if v, ok := parseInt(lit); ok {
-			t.out = appendMsgpackInt(t.out, v)
-			return nil
+			return appendMsgpackInt(out, v), i, true
 		}
 		if lit[0] != '-' {
 			if v, ok := parseUint(lit); ok {
-				t.out = appendMsgpackUint(t.out, v)
-				return nil
+				return appendMsgpackUint(out, v), i, true
 			}
 		}
 	}
@@ -540,11 +746,10 @@ func (t *jsonTranscoder) number() error {
 		var err error
 		f, err = strconv.ParseFloat(string(lit), 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return errJSONSyntax
+			return out, i, false
 		}
 	}
-	t.out = binary.BigEndian.AppendUint64(append(t.out, 0xcb), math.Float64bits(f))
-	return nil
+	return binary.BigEndian.AppendUint64(append(out, 0xcb), math.Float64bits(f)), i, true
 }
 
 // pow10 holds the powers of ten that float64 represents exactly.
@@ -663,6 +868,12 @@ func parseUint(b []byte) (uint64, bool) {
 // (2026-11-22T02:55:54.123456789Z) on a fast path, any RFC 3339 time otherwise. Times the
 // forward protocol cannot carry (before 1970, after 2106) are not ok.
 func parseEventTime(mp []byte) eventTime {
+	if len(mp) == 31 && mp[0] == 0xa0|30 {
+		if et, ok := parseFixedTime((*[30]byte)(mp[1:])); ok {
+			return et
+		}
+		return parseRFC3339(mp[1:])
+	}
 	if len(mp) == 0 || mp[0]&0xe0 != 0xa0 {
 		// Not a fixstr: the fixed format is 30 bytes, so a longer string is not one.
 		if len(mp) > 2 && mp[0] == 0xd9 {
@@ -670,29 +881,63 @@ func parseEventTime(mp []byte) eventTime {
 		}
 		return eventTime{}
 	}
-	s := mp[1:]
-	if len(s) == 30 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
-		s[19] == '.' && s[29] == 'Z' {
-		year, ok1 := digits(s[0:4])
-		month, ok2 := digits(s[5:7])
-		day, ok3 := digits(s[8:10])
-		hour, ok4 := digits(s[11:13])
-		minute, ok5 := digits(s[14:16])
-		sec, ok6 := digits(s[17:19])
-		nsec, ok7 := digits(s[20:29])
-		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 && day >= 1 &&
-			day <= 31 && hour < 24 && minute < 60 && sec < 60 {
-			if day <= daysIn(month, year) {
-				days := daysFromCivil(year, month, day)
-				secs := days*86400 + int64(hour*3600+minute*60+sec)
-				if secs >= 0 && secs <= math.MaxUint32 {
-					return eventTime{sec: uint32(secs), nsec: uint32(nsec), ok: true}
-				}
-				return eventTime{}
-			}
-		}
+	return parseRFC3339(mp[1:])
+}
+
+// parseFixedTime parses s if it is a valid time in the handler's fixed format,
+// 2026-11-22T02:55:54.123456789Z; it reports false if it is not (which does not make s an
+// invalid RFC 3339 time). The separators are checked and the digits converted 8 bytes at a
+// time.
+func parseFixedTime(s *[30]byte) (eventTime, bool) {
+	const (
+		ones   = 0x0101010101010101
+		zeros  = ones * '0'
+		highs  = ones * 0xf0
+		sixes  = ones * 0x06
+		digits = 0xffffffffffffffff
+	)
+	// The four words and, for each, the bytes that must be digits and the separators.
+	w0 := binary.LittleEndian.Uint64(s[0:8])   // YYYY-MM-
+	w1 := binary.LittleEndian.Uint64(s[8:16])  // DDTHH:MM
+	w2 := binary.LittleEndian.Uint64(s[16:24]) // :SS.nnnn
+	w3 := binary.LittleEndian.Uint64(s[21:29]) // nnnnnnnn (the last 8 of the 9 fraction digits)
+	const (
+		d0, s0 = 0x00ffff00ffffffff, 0x2d00002d00000000 // '-' at 4 and 7
+		d1, s1 = 0xffff00ffff00ffff, 0x00003a0000540000 // 'T' at 2, ':' at 5
+		d2, s2 = 0xffffffff00ffff00, 0x000000002e00003a // ':' at 0, '.' at 3
+		d3, s3 = digits, 0
+	)
+	// A byte c is a digit if its high nibble is 3 and that of c+6 is 3 too (a byte >= 0xfa
+	// may carry into the next, which is then wrong, but the first test fails for it).
+	bad := (w0&^d0 ^ s0) | (w1&^d1 ^ s1) | (w2&^d2 ^ s2) | (w3&^d3 ^ s3) |
+		(w0&d0&highs ^ zeros&d0) | (w1&d1&highs ^ zeros&d1) | (w2&d2&highs ^ zeros&d2) | (w3&d3&highs ^ zeros&d3) |
+		((w0&d0+sixes&d0)&highs&d0 ^ zeros&d0) | ((w1&d1+sixes&d1)&highs&d1 ^ zeros&d1) |
+		((w2&d2+sixes&d2)&highs&d2 ^ zeros&d2) | ((w3&d3+sixes&d3)&highs&d3 ^ zeros&d3)
+	if bad != 0 || s[29] != 'Z' {
+		return eventTime{}, false
 	}
-	return parseRFC3339(s)
+	x0, x1, x2, x3 := w0&d0-zeros&d0, w1&d1-zeros&d1, w2&d2-zeros&d2, w3-zeros
+	b := func(x uint64, i uint) int { return int(byte(x >> (8 * i))) }
+	year := b(x0, 0)*1000 + b(x0, 1)*100 + b(x0, 2)*10 + b(x0, 3)
+	month := b(x0, 5)*10 + b(x0, 6)
+	day := b(x1, 0)*10 + b(x1, 1)
+	hour := b(x1, 3)*10 + b(x1, 4)
+	minute := b(x1, 6)*10 + b(x1, 7)
+	sec := b(x2, 1)*10 + b(x2, 2)
+	// The 8 digits of x3 pairwise, then by fours, then all (most significant digit first, in
+	// the lowest byte).
+	x3 = (x3 * (10<<8 + 1)) >> 8 & 0x00ff00ff00ff00ff
+	x3 = (x3 * (100<<16 + 1)) >> 16 & 0x0000ffff0000ffff
+	x3 = (x3 * (10000<<32 + 1)) >> 32
+	nsec := b(x2, 4)*1e8 + int(x3)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour >= 24 || minute >= 60 || sec >= 60 {
+		return eventTime{}, false
+	}
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	if secs < 0 || secs > math.MaxUint32 {
+		return eventTime{}, true
+	}
+	return eventTime{sec: uint32(secs), nsec: uint32(nsec), ok: true}, true
 }
 
 // daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian date (Howard
@@ -737,17 +982,6 @@ func toEventTime(tm time.Time) eventTime {
 		return eventTime{}
 	}
 	return eventTime{sec: uint32(sec), nsec: uint32(tm.Nanosecond()), ok: true}
-}
-
-func digits(b []byte) (int, bool) {
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }
 
 // putEventTime writes et's 8 bytes (seconds, nanoseconds) to b.

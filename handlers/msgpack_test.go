@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -111,6 +113,9 @@ func transcode(t *testing.T, js string) (any, eventTime, error) {
 	v, left, err := decodeMsgpack(out[len("prefix"):])
 	if err != nil {
 		t.Fatalf("msgpack of %s does not decode: %v (% x)", js, err, out[len("prefix"):])
+	}
+	if err := checkMinimal(out[len("prefix"):]); err != nil {
+		t.Fatalf("msgpack of %s: %v", js, err)
 	}
 	if len(left) != 0 {
 		t.Fatalf("%d bytes left after the msgpack value", len(left))
@@ -235,8 +240,8 @@ func TestEventTimeFastPath(t *testing.T) {
 	check := func(tm time.Time) {
 		t.Helper()
 		s := tm.UTC().Format("2006-01-02T15:04:05.000000000Z")
-		et := parseEventTime(appendMsgpackString(nil, s))
-		if !et.ok || int64(et.sec) != tm.Unix() || int(et.nsec) != tm.Nanosecond() {
+		et, taken := parseFixedTime((*[30]byte)([]byte(s)))
+		if !taken || !et.ok || int64(et.sec) != tm.Unix() || int(et.nsec) != tm.Nanosecond() {
 			t.Fatalf("%s: got %v %d.%09d, want %d.%09d", s, et.ok, et.sec, et.nsec, tm.Unix(), tm.Nanosecond())
 		}
 	}
@@ -252,6 +257,9 @@ func TestEventTimeFastPath(t *testing.T) {
 		"2026-01-01T24:00:00.000000000Z", "2026-01-01T00:60:00.000000000Z", "2026-01-01T00:00:60.000000000Z"} {
 		if et := parseEventTime(appendMsgpackString(nil, bad)); et.ok {
 			t.Errorf("%s: accepted", bad)
+		}
+		if et, taken := parseFixedTime((*[30]byte)([]byte(bad))); taken && et.ok {
+			t.Errorf("%s: accepted by the fast path", bad)
 		}
 	}
 }
@@ -275,7 +283,11 @@ func FuzzTranscode(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"event_time":"2026-11-22T02:55:54.123456789Z","msg":"m"}`,
 		`{"s":"\u00e9\ud83d\ude00\ud800x\"\\\/\b\f\n\r\t"}`, `{"n":[0,-0,1.5e10,-1e-7,18446744073709551615,1e400]}`,
 		`{"a":[true,false,null,{"b":[]}]}`, "{\"bad\":\"\xff\"}", `{"a":01}`, `{"a":1,}`,
-		`{"` + strings.Repeat("k", 40) + `":"` + strings.Repeat("\\n", 20) + `"}`} {
+		`{"` + strings.Repeat("k", 40) + `":"` + strings.Repeat("\\n", 20) + `"}`,
+		`{"` + strings.Repeat("k", 31) + `":"` + strings.Repeat("v", 32) + `","x":"` + strings.Repeat("w", 7) + `\n"}`,
+		`{"a":12345678901234567,"b":-123456789012345678,"c":1234567890.12345,"d":0.1234567890123456,"e":00}`,
+		`{"event_time":"2026-11-22T02:55:54.12345678Z","event_time":"2026-11-22T02:55:54.123456789Z"}`,
+		"{\"s\":\"" + strings.Repeat("x", 9) + "\x7f\x80\"}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, js []byte) {
@@ -296,6 +308,9 @@ func FuzzTranscode(f *testing.F) {
 				t.Fatalf("%q: msgpack does not decode: %v, %d left", js, derr, len(left))
 			}
 			if err := sameValue(got, want); err != nil {
+				t.Fatalf("%q: %v", js, err)
+			}
+			if err := checkMinimal(out); err != nil {
 				t.Fatalf("%q: %v", js, err)
 			}
 			if len(rest) > 0 && isSpace(rest[0]) {
@@ -371,4 +386,342 @@ func decodeMsgpack(b []byte) (any, []byte, error) {
 		return a, b, nil
 	}
 	return msgp.ReadIntfBytes(b)
+}
+
+// checkMinimal checks that the msgpack values in b use the smallest header for each length,
+// count and integer (non-negative integers as uint): with sameValue, this pins the
+// transcoder's output byte for byte.
+func checkMinimal(b []byte) error {
+	for len(b) > 0 {
+		var err error
+		if b, err = checkMinimalValue(b, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkMinimalValue(b []byte, depth int) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("truncated")
+	}
+	if depth > maxJSONDepth+1 {
+		return nil, fmt.Errorf("too deep")
+	}
+	c := b[0]
+	// size returns the big-endian unsigned number of n bytes after the code.
+	size := func(n int) (uint64, error) {
+		if len(b) < 1+n {
+			return 0, fmt.Errorf("truncated header % x", b)
+		}
+		var v uint64
+		for _, x := range b[1 : 1+n] {
+			v = v<<8 | uint64(x)
+		}
+		return v, nil
+	}
+	elems := func(count uint64, hdr, per int) ([]byte, error) {
+		b := b[hdr:]
+		var err error
+		for range count * uint64(per) {
+			if b, err = checkMinimalValue(b, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	}
+	str := func(n uint64, hdr int) ([]byte, error) {
+		if uint64(len(b)-hdr) < n {
+			return nil, fmt.Errorf("truncated str")
+		}
+		return b[hdr+int(n):], nil
+	}
+	// min[c] is the smallest value the code c may carry (ints: the largest magnitude bound).
+	switch {
+	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		return b[1:], nil
+	case c&0xf0 == 0x80:
+		return elems(uint64(c&0x0f), 1, 2)
+	case c&0xf0 == 0x90:
+		return elems(uint64(c&0x0f), 1, 1)
+	case c&0xe0 == 0xa0:
+		return str(uint64(c&0x1f), 1)
+	case c == 0xcb:
+		if len(b) < 9 {
+			return nil, fmt.Errorf("truncated float")
+		}
+		return b[9:], nil
+	}
+	type form struct {
+		n    int    // header bytes after the code
+		min  uint64 // smallest value (or magnitude, for negative ints) the form may carry
+		kind byte   // 'u' uint, 'i' negative int, 's' str, 'a' array, 'm' map
+	}
+	forms := map[byte]form{
+		0xcc: {1, 1 << 7, 'u'}, 0xcd: {2, 1 << 8, 'u'}, 0xce: {4, 1 << 16, 'u'}, 0xcf: {8, 1 << 32, 'u'},
+		0xd0: {1, 33, 'i'}, 0xd1: {2, 1<<7 + 1, 'i'}, 0xd2: {4, 1<<15 + 1, 'i'}, 0xd3: {8, 1<<31 + 1, 'i'},
+		0xd9: {1, 32, 's'}, 0xda: {2, 1 << 8, 's'}, 0xdb: {4, 1 << 16, 's'},
+		0xdc: {2, 16, 'a'}, 0xdd: {4, 1 << 16, 'a'}, 0xde: {2, 16, 'm'}, 0xdf: {4, 1 << 16, 'm'},
+	}
+	f, ok := forms[c]
+	if !ok {
+		return nil, fmt.Errorf("unexpected code %#x", c)
+	}
+	v, err := size(f.n)
+	if err != nil {
+		return nil, err
+	}
+	if f.kind == 'i' {
+		// Sign-extend, then take the magnitude.
+		shift := 64 - 8*f.n
+		v = uint64(-(int64(v<<shift) >> shift))
+		if int64(v) <= 0 && v != 1<<63 {
+			return nil, fmt.Errorf("code %#x carries a non-negative int", c)
+		}
+	}
+	if v < f.min {
+		return nil, fmt.Errorf("code %#x for %d: a smaller form fits", c, v)
+	}
+	switch f.kind {
+	case 's':
+		return str(v, 1+f.n)
+	case 'a':
+		return elems(v, 1+f.n, 1)
+	case 'm':
+		return elems(v, 1+f.n, 2)
+	}
+	return b[1+f.n:], nil
+}
+
+func TestCheckMinimal(t *testing.T) {
+	for _, good := range [][]byte{{0x00}, {0x7f}, {0xe0}, {0xcc, 0x80}, {0xcd, 0x01, 0x00}, {0xd0, 0xdf},
+		{0xd1, 0xff, 0x7f}, {0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0}, appendMsgpackString(nil, strings.Repeat("x", 32)),
+		{0x81, 0xa1, 'a', 0x90}} {
+		if err := checkMinimal(good); err != nil {
+			t.Errorf("% x: %v", good, err)
+		}
+	}
+	for _, bad := range [][]byte{{0xcc, 0x7f}, {0xcd, 0x00, 0xff}, {0xd0, 0xe0}, {0xd0, 0x01}, {0xd1, 0xff, 0x80},
+		{0xd9, 0x1f}, {0xdc, 0x00, 0x0f}, {0xde, 0x00, 0x00}, {0xc4, 0x00}, {0x81, 0xa1}} {
+		if err := checkMinimal(bad); err == nil {
+			t.Errorf("% x: accepted", bad)
+		}
+	}
+}
+
+// TestSpecial checks special, the 8-bytes-at-a-time test for plainByte, against the table: the
+// lowest marked byte is the first that is not plain, whatever follows it.
+func TestSpecial(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	plainBytes := []byte{}
+	for c := range 256 {
+		if plainByte[c] {
+			plainBytes = append(plainBytes, byte(c))
+		}
+	}
+	check := func(w [8]byte) {
+		t.Helper()
+		want := 8
+		for i, c := range w {
+			if !plainByte[c] {
+				want = i
+				break
+			}
+		}
+		m := special(binary.LittleEndian.Uint64(w[:]))
+		got := bits.TrailingZeros64(m) / 8
+		if got != want || m&^0x8080808080808080 != 0 {
+			t.Fatalf("% x: first special byte %d, want %d (mask %#x)", w, got, want, m)
+		}
+	}
+	for at := range 8 {
+		for c := range 256 {
+			for range 64 {
+				var w [8]byte
+				for i := range w {
+					switch {
+					case i < at:
+						w[i] = plainBytes[r.IntN(len(plainBytes))]
+					case i == at:
+						w[i] = byte(c)
+					default:
+						w[i] = byte(r.Uint32())
+					}
+				}
+				check(w)
+			}
+		}
+	}
+	for range 100000 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], r.Uint64())
+		check(w)
+	}
+}
+
+// TestTranscodeStringFastPath checks keys and values of every length up to 300 bytes (the fixstr
+// limit 31/32 and the str8 limit 255/256 included), plain or with an escape, a control byte or
+// a non-ASCII byte at different places, with the input ending right after the record or not,
+// into buffers with and without spare capacity: the output must be the msgpack str of the
+// decoded string, byte for byte.
+func TestTranscodeStringFastPath(t *testing.T) {
+	var tr jsonTranscoder
+	run := func(js string, want []byte) {
+		t.Helper()
+		for _, pad := range []string{"", "\n" + strings.Repeat(`{"next":1}`, 8)} {
+			for _, lc := range [][2]int{{0, 0}, {0, 1}, {3, 40}, {0, 1 << 16}} {
+				dst := make([]byte, lc[0], lc[1])
+				out, rest, _, err := tr.appendRecord(dst, []byte(js+pad))
+				if want == nil {
+					if err == nil {
+						t.Fatalf("%q: no error", js)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%q: %v", js, err)
+				}
+				if !bytes.Equal(out[len(dst):], want) {
+					t.Fatalf("%q (pad %d, cap %d):\n got % x\nwant % x", js, len(pad), cap(dst), out[len(dst):], want)
+				}
+				if string(rest) != strings.TrimPrefix(pad, "\n") {
+					t.Fatalf("%q: rest %q", js, rest)
+				}
+			}
+		}
+	}
+	for n := range 301 {
+		plain := strings.Repeat("abcdefghij", 31)[:n]
+		// A plain string, as a value and as a key.
+		run(`{"k":"`+plain+`"}`, appendMsgpackString([]byte{0x81, 0xa1, 'k'}, plain))
+		run(`{"`+plain+`":1}`, append(appendMsgpackString([]byte{0x81}, plain), 0x01))
+		run(`{"a":[1,"`+plain+`"]}`, appendMsgpackString([]byte{0x81, 0xa1, 'a', 0x92, 0x01}, plain))
+		for _, at := range []int{0, 1, 7, 8, 9, 15, 16, 23, 24, 30, 31, 32, 33, 254, 255, 256} {
+			if at > n {
+				continue
+			}
+			for _, c := range []struct{ raw, dec string }{{`\n`, "\n"}, {`\"`, `"`}, {`\u00e9`, "é"}, {"é", "é"},
+				{"\xff", "\ufffd"}, {"\x7f", "\x7f"}, {"\x01", ""}} {
+				s := plain[:at] + c.raw + plain[at:]
+				var want []byte
+				if c.dec != "" {
+					want = append(appendMsgpackString([]byte{0x81}, plain[:at]+c.dec+plain[at:]), 0xc3)
+				}
+				run(`{"`+s+`":true}`, want)
+			}
+		}
+	}
+	// Unterminated strings, at the end of the input and not.
+	for n := range 40 {
+		s := strings.Repeat("x", n)
+		for _, js := range []string{`{"` + s, `{"k":"` + s, `{"k":"` + s + `\`, `{"` + s + `\"`} {
+			for _, pad := range []string{"", strings.Repeat(" ", 40)} {
+				if out, _, _, err := tr.appendRecord([]byte("x"), []byte(js+pad)); err == nil || string(out) != "x" {
+					t.Fatalf("%q: %v %q", js+pad, err, out)
+				}
+			}
+		}
+	}
+}
+
+// TestTranscodeNumbers checks the number fast paths byte for byte against strconv: integers up
+// to the 18 digits of the fast path and past them, leading zeros, and numbers with a fraction
+// of up to 15 digits in all (the fast path) and more.
+func TestTranscodeNumbers(t *testing.T) {
+	var tr jsonTranscoder
+	lits := []string{"0", "-0", "1", "9", "10", "127", "128", "255", "256", "65535", "65536", "4294967295",
+		"4294967296", "-1", "-32", "-33", "-128", "-129", "-32768", "-32769", "-2147483648", "-2147483649",
+		"99999999999999999", "999999999999999999", "1000000000000000000", "9223372036854775807",
+		"9223372036854775808", "18446744073709551615", "18446744073709551616", "-999999999999999999",
+		"-9223372036854775808", "-9223372036854775809", "0.0", "-0.0", "0.5", "19.99", "-19.99",
+		"0.000000000000001", "0.0000000000000001", "123456789012345", "12345678901234.5", "1234567890123456.5",
+		"1.23456789012345", "1.234567890123456", "9007199254740993.0", "0.1", "0.30000000000000004",
+		"1e0", "1E+2", "1e-2", "0e5", "-0e5", "1.5e3", "123456789012345678901234567890"}
+	for _, lit := range lits {
+		var want []byte
+		if !strings.ContainsAny(lit, ".eE") {
+			if v, err := strconv.ParseInt(lit, 10, 64); err == nil {
+				want = appendMsgpackInt(nil, v)
+			} else if v, err := strconv.ParseUint(lit, 10, 64); err == nil {
+				want = appendMsgpackUint(nil, v)
+			}
+		}
+		if want == nil {
+			f, _ := strconv.ParseFloat(lit, 64)
+			want = binary.BigEndian.AppendUint64([]byte{0xcb}, math.Float64bits(f))
+		}
+		for _, js := range []string{`{"n":` + lit + `}`, `{"n":` + lit + `,"m":0}`, `{"n":[` + lit + `]}`} {
+			out, _, _, err := tr.appendRecord(nil, []byte(js))
+			if err != nil {
+				t.Fatalf("%s: %v", js, err)
+			}
+			got := out[3:]
+			if js[5] == '[' {
+				got = got[1:]
+			}
+			if !bytes.HasPrefix(got, want) {
+				t.Errorf("%s: got % x, want % x", js, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{"01", "-01", "00", "-", "--1", "1.", "-.5", ".5", "1.e5", "1e", "1e+", "0x10",
+		"1.5.5", "+1", "012345678901234567890", "1.5e", "-a"} {
+		for _, js := range []string{`{"n":` + bad + `}`, `{"n":` + bad} {
+			if _, _, _, err := tr.appendRecord(nil, []byte(js)); err == nil {
+				t.Errorf("%s: no error", js)
+			}
+		}
+	}
+}
+
+// TestParseFixedTime checks the fixed-format time parser against the general one (time.Parse)
+// on every one-byte change of a valid time and on random field values, valid or not, and that it
+// does take the valid times.
+func TestParseFixedTime(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		got := parseEventTime(appendMsgpackString(nil, s))
+		if want := parseRFC3339([]byte(s)); got != want {
+			t.Fatalf("%q: got %+v, want %+v", s, got, want)
+		}
+		if got.ok && s[19] == '.' { // time.Parse also takes a comma, the fast path does not
+			if _, ok := parseFixedTime((*[30]byte)([]byte(s))); !ok {
+				t.Fatalf("%q: not taken by the fast path", s)
+			}
+		}
+	}
+	base := "2024-02-29T23:59:59.999999999Z"
+	for i := range len(base) {
+		for c := range 256 {
+			b := []byte(base)
+			b[i] = byte(c)
+			check(string(b))
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200000 {
+		s := fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", r.IntN(10000), r.IntN(14), r.IntN(33),
+			r.IntN(26), r.IntN(62), r.IntN(62), r.IntN(1e9))
+		if r.IntN(2) == 0 {
+			// Mostly valid: a year the forward protocol can carry.
+			s = fmt.Sprintf("%04d", 1969+r.IntN(140)) + s[4:]
+		}
+		check(s)
+	}
+	for _, s := range []string{"1970-01-01T00:00:00.000000000Z", "2106-02-07T06:28:15.999999999Z",
+		"2106-02-07T06:28:16.000000000Z", "1969-12-31T23:59:59.999999999Z", "0000-01-01T00:00:00.000000000Z",
+		"0000-02-29T00:00:00.000000000Z", "9999-12-31T23:59:59.999999999Z", "2026-12-31T23:59:60.000000000Z",
+		"2000-02-29T12:00:00.000000000Z", "1900-02-29T12:00:00.000000000Z", "2026-11-22T02:55:54.123456789z",
+		"2026-11-22t02:55:54.123456789Z", "2026-11-22T02:55:54,123456789Z", "2026-11-22 02:55:54.123456789Z"} {
+		check(s)
+	}
+	// Not the fixed layout (other lengths): the general parser, through the same entry point.
+	for _, s := range []string{"2026-11-22T02:55:54.12345678Z", "2026-11-22T02:55:54.1Z", "2026-11-22T02:55:54Z",
+		"2026-11-22T02:55:54.123456789+00:00", "2026-11-22T03:55:54.123456789+01:00", "2026-11-22T02:55:54.1234567890Z",
+		"2026-11-22T02:55:54.12345678+00:00"} {
+		got := parseEventTime(appendMsgpackString(nil, s))
+		if want := parseRFC3339([]byte(s)); got != want || !got.ok {
+			t.Errorf("%q: got %+v, want %+v", s, got, want)
+		}
+	}
 }
