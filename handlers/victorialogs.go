@@ -32,7 +32,7 @@ const (
 	// server's.
 	DefaultMaxLineSize = 64 << 10
 	// DefaultVictoriaLogsConcurrency is the number of requests one Send may have in flight.
-	DefaultVictoriaLogsConcurrency = 4
+	DefaultVictoriaLogsConcurrency = 1
 	// DefaultVictoriaLogsInFlight is the number of batches sent at once (VictoriaLogsOptions.InFlight).
 	DefaultVictoriaLogsInFlight = 2
 	// DefaultGzipLevel is gzip.BestSpeed: measured in benchmarks/README.md, level 1 costs a
@@ -94,8 +94,9 @@ type VictoriaLogsOptions struct {
 
 	// Concurrency is how many requests one Send may have in flight: a batch of at least
 	// 2*64 KiB is split at line boundaries into up to this many parts, compressed and sent in
-	// parallel, over several connections. VictoriaLogs ingests about twice as fast over 2-4
-	// connections as over one. Default DefaultVictoriaLogsConcurrency (4).
+	// parallel, over several connections. Default DefaultVictoriaLogsConcurrency (1): the
+	// concurrency VictoriaLogs needs comes from InFlight batches, and splitting a batch into
+	// smaller requests costs VictoriaLogs more CPU per record (benchmarks/README.md).
 	Concurrency int
 
 	// InFlight is how many batches a BufferedOutput may send through this transport at once
