@@ -119,7 +119,7 @@ const (
 // the test suites.
 var knownVLOG = []string{EnvRedact, EnvRedactKeys, EnvRedactIgnoreKeys, EnvRedactDisableRules, EnvRedactMask, EnvRedactHashKey,
 	EnvLevel, EnvAddSource, EnvOutput, EnvECSMetadataTimeout, EnvStopTimeout,
-	EnvBufferSize, EnvBatchSize, EnvBatchMaxSize, EnvBatchAge, EnvMaxRecordSize, EnvDropPolicy, EnvStdoutBuffered, EnvVictoriaLogsStreamFields, EnvVictoriaLogsAccountID, EnvVictoriaLogsProjectID, EnvVictoriaLogsUser, EnvVictoriaLogsPassword, EnvVictoriaLogsBearerToken, EnvVictoriaLogsCAFile, EnvVictoriaLogsTimeout, EnvFallbackAfter, EnvFallbackProbeInterval, EnvFluentTag, EnvFluentAck, EnvFluentCompress, EnvFluentTimeout}
+	EnvBufferSize, EnvBatchSize, EnvBatchMaxSize, EnvBatchAge, EnvMaxRecordSize, EnvDropPolicy, EnvStdoutBuffered, EnvVictoriaLogsStreamFields, EnvVictoriaLogsAccountID, EnvVictoriaLogsProjectID, EnvVictoriaLogsUser, EnvVictoriaLogsPassword, EnvVictoriaLogsBearerToken, EnvVictoriaLogsCAFile, EnvVictoriaLogsTimeout, EnvFallbackAfter, EnvFallbackProbeInterval, EnvFallbackStdout, EnvFluentTag, EnvFluentAck, EnvFluentCompress, EnvFluentTimeout}
 
 // knownOther lists the variables outside VLOG_ that New reads.
 var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI, EnvFluentHost, EnvFluentPort, EnvVictoriaLogsURL}

@@ -96,3 +96,77 @@ func TestFallbackEndToEnd(t *testing.T) {
 	require.Len(t, seen, 100, "every record reached VictoriaLogs")
 	require.Equal(t, 1, switches, "one record in the stream says the output switched")
 }
+
+// TestFallbackStdoutLastResort: with VLOG_FALLBACK_STDOUT=true and both the router and
+// VictoriaLogs down, the records reach the writer (stdout) instead of waiting in the buffer;
+// without it they wait and are counted as not delivered at Close.
+func TestFallbackStdoutLastResort(t *testing.T) {
+	vl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+	}))
+	defer vl.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("stdout=", on), func(t *testing.T) {
+			var out lockedBuffer
+			l, err := New(&Options{Writer: &out, Environ: []string{
+				"SERVICE=order-api", "ENV=test",
+				"FLUENT_HOST=127.0.0.1", fmt.Sprintf("FLUENT_PORT=%d", port),
+				"VICTORIALOGS_URL=" + vl.URL, fmt.Sprint("VLOG_FALLBACK_STDOUT=", on),
+				"VLOG_FALLBACK_AFTER=0", "VLOG_BATCH_AGE=10ms", "VLOG_FLUENT_TIMEOUT=200ms",
+			}})
+			require.NoError(t, err)
+			for i := range 50 {
+				l.Info("order created", "seq", i)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			err = l.Close(ctx)
+			st := l.Stats()
+			seqs := map[float64]int{}
+			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				if line == "" {
+					continue
+				}
+				var m map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+				if s, ok := m["seq"].(float64); ok {
+					require.Equal(t, "order-api", m["service"])
+					seqs[s]++
+				}
+			}
+			if on {
+				require.NoError(t, err)
+				require.Equal(t, uint64(51), st.Delivered, "%+v", st) // +1: the startup record
+				require.Len(t, seqs, 50)
+				require.NotZero(t, st.Fallback.LastResort)
+			} else {
+				require.ErrorContains(t, err, "not delivered")
+				require.Zero(t, st.Delivered)
+				require.Equal(t, uint64(51), st.Dropped.Closed)
+				require.Empty(t, seqs)
+			}
+		})
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -39,6 +39,10 @@ const (
 	// EnvFallbackProbeInterval is how often, while on VictoriaLogs, a batch is offered to the
 	// router first, to switch back when it is up. Default 5s.
 	EnvFallbackProbeInterval = "VLOG_FALLBACK_PROBE_INTERVAL"
+	// EnvFallbackStdout ("true"/"false", default false) makes stdout the last resort: a batch
+	// that both the router and VictoriaLogs failed is written to stdout (Options.Writer), where
+	// the container runtime keeps it, instead of waiting in the buffer for one of them.
+	EnvFallbackStdout = "VLOG_FALLBACK_STDOUT"
 )
 
 // victoriaLogsOptions merges Options.VictoriaLogs over the environment.
@@ -197,6 +201,15 @@ func newFallbackTransport(c *config, primary, secondary handlers.Transport) (han
 			errs = append(errs, &ConfigError{Var: EnvFallbackProbeInterval, Value: v, Reason: "want a positive duration such as 5s"})
 		}
 		fo.ProbeInterval = d
+	}
+	if v := strings.TrimSpace(c.environ[EnvFallbackStdout]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, &ConfigError{Var: EnvFallbackStdout, Value: v, Reason: "want true or false"})
+		}
+		if b {
+			fo.LastResort = handlers.NewWriterTransport(OutputStdout, c.writer)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, errors.Join(err, primary.Close(), secondary.Close())
