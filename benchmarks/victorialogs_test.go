@@ -209,7 +209,7 @@ func rawUpload(t *testing.T, base string, bodies [][]byte, perBody, total, conns
 }
 
 // writerRun logs total standard records through vlog.New into VictoriaLogs as fast as the
-// output takes them: the producer waits while the buffer is more than half full, so nothing is
+// output takes them: the producer waits while the buffer is more than 3/4 full, so nothing is
 // dropped and the rate is the one the output sustains. Close is on the clock.
 func writerRun(t *testing.T, name, base, runEnv string, total int, buf *handlers.BufferOptions, vl *handlers.VictoriaLogsOptions) vlResult {
 	l, err := vlog.New(&vlog.Options{
@@ -234,7 +234,7 @@ func writerRun(t *testing.T, name, base, runEnv string, total int, buf *handlers
 		for i := range total {
 			l.LogAttrs(ctx, slog.LevelInfo, msg, attrs[i%len(attrs)]...)
 			if i%256 == 255 {
-				for l.Stats().BufferedBytes > int64(size/2) {
+				for l.Stats().BufferedBytes > int64(size/4*3) {
 					time.Sleep(time.Millisecond)
 				}
 			}
@@ -243,7 +243,7 @@ func writerRun(t *testing.T, name, base, runEnv string, total int, buf *handlers
 			t.Error(err)
 		}
 		s := l.Stats()
-		if s.Delivered != uint64(total) {
+		if s.Delivered != s.Enqueued || s.Enqueued != uint64(total)+1 { // +1: the startup record
 			t.Errorf("%s: delivered %d of %d: %+v", name, s.Delivered, total, s)
 		}
 		return s.Dropped.Total()
@@ -291,13 +291,13 @@ func TestVictoriaLogsReport(t *testing.T) {
 		vl   *handlers.VictoriaLogsOptions
 	}
 	writers := []cfg{
-		{"writer, defaults (batch 256 KiB, 4 requests, gzip 1)", nil, nil},
-		{"writer, batch 1 MiB", &handlers.BufferOptions{BatchSize: 1 << 20, Size: 16 << 20}, nil},
-		{"writer, batch 1 MiB, 1 request", &handlers.BufferOptions{BatchSize: 1 << 20, Size: 16 << 20}, &handlers.VictoriaLogsOptions{Concurrency: 1}},
-		{"writer, 1 request", nil, &handlers.VictoriaLogsOptions{Concurrency: 1}},
-		{"writer, batch 4 MiB, 1 request", &handlers.BufferOptions{BatchSize: 4 << 20, Size: 32 << 20}, &handlers.VictoriaLogsOptions{Concurrency: 1}},
-		{"writer, batch 8 MiB, 2 requests", &handlers.BufferOptions{BatchSize: 8 << 20, Size: 64 << 20}, &handlers.VictoriaLogsOptions{Concurrency: 2}},
-		{"writer, batch 8 MiB, 4 requests", &handlers.BufferOptions{BatchSize: 8 << 20, Size: 64 << 20}, nil},
+		{"writer, defaults (batch 256 KiB growing to 2 MiB, 2 batches in flight, 1 request each, gzip 1)", nil, nil},
+		{"writer, session-1 defaults (1 batch in flight, split in 4 requests, not growing)", &handlers.BufferOptions{MaxBatchSize: 256 << 10}, &handlers.VictoriaLogsOptions{InFlight: 1, Concurrency: 4}},
+		{"writer, 1 batch in flight", nil, &handlers.VictoriaLogsOptions{InFlight: 1}},
+		{"writer, 4 batches in flight", nil, &handlers.VictoriaLogsOptions{InFlight: 4}},
+		{"writer, batches split in 4 requests", nil, &handlers.VictoriaLogsOptions{Concurrency: 4}},
+		{"writer, batch 1 MiB", &handlers.BufferOptions{BatchSize: 1 << 20}, nil},
+		{"writer, buffer 32 MiB (max batch 8 MiB)", &handlers.BufferOptions{Size: 32 << 20}, nil},
 		{"writer, gzip default level", nil, &handlers.VictoriaLogsOptions{GzipLevel: gzip.DefaultCompression}},
 		{"writer, uncompressed", nil, &handlers.VictoriaLogsOptions{GzipLevel: -1}},
 	}
