@@ -9,6 +9,7 @@ package benchmarks
 //	VLOG_BENCH_REPORT=1 go test -run 'TestForwardThroughputReport' -v             # (b)
 //	VLOG_BENCH_FLUENT_ADDR=127.0.0.1:24224 VLOG_BENCH_FLUENT_PID=$(pidof fluent-bit) \
 //	    go test -run 'TestForwardFluentBitReport' -v                              # (c)
+//	(VLOG_BENCH_CELLS=<regexp> selects rows of (c) by name)
 //	VLOG_LONG=1 go test -run 'TestForwardOutageRSS' -v                            # (d)
 
 import (
@@ -20,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -720,13 +722,19 @@ func TestForwardFluentBitReport(t *testing.T) {
 		{"vlog (defaults), paced at 100k/s", v(), n, 1, 100_000, d},
 		{"vlog (defaults), paced at 200k/s", v(), n, 1, 200_000, d},
 		{"vlog (defaults), paced at 300k/s", v(), n, 1, 300_000, d},
+		{"vlog, VLOG_BATCH_MAX_SIZE=256KiB (batches not growing), paced at 300k/s", v("VLOG_BATCH_MAX_SIZE=256KiB"), n, 1, 300_000, d},
+		{"vlog, VLOG_BATCH_SIZE=64KiB (not growing), paced at 300k/s", v("VLOG_BATCH_SIZE=64KiB", "VLOG_BATCH_MAX_SIZE=64KiB"), n, 1, 300_000, d},
 		{"vlog, VLOG_FLUENT_ACK=false, paced at 300k/s", v("VLOG_FLUENT_ACK=false"), n, 1, 300_000, d},
 		{"vlog, VLOG_FLUENT_COMPRESS=gzip, paced at 100k/s", v("VLOG_FLUENT_COMPRESS=gzip"), n, 1, 100_000, d},
 		{"fluent-logger-golang async, flat out", func(a string) (*fwClient, error) { return newFluentClient(a, true) }, n, 1, 0, d},
 		{"fluent-logger-golang sync, flat out", func(a string) (*fwClient, error) { return newFluentClient(a, false) }, n, 1, 0, d},
 	}
+	only := regexp.MustCompile(os.Getenv("VLOG_BENCH_CELLS"))
 	var rows []throughputResult
 	for _, c := range cells {
+		if !only.MatchString(c.name) {
+			continue
+		}
 		cl, err := c.make(addr)
 		if err != nil {
 			t.Fatal(err)
