@@ -9,7 +9,7 @@ package benchmarks
 //	VLOG_BENCH_REPORT=1 go test -run 'TestForwardThroughputReport' -v             # (b)
 //	VLOG_BENCH_FLUENT_ADDR=127.0.0.1:24224 VLOG_BENCH_FLUENT_PID=$(pidof fluent-bit) \
 //	    go test -run 'TestForwardFluentBitReport' -v                              # (c)
-//	(VLOG_BENCH_CELLS=<regexp> selects rows of (c) by name)
+//	(VLOG_BENCH_CELLS=<regexp> selects rows of (b) and (c) by name)
 //	VLOG_LONG=1 go test -run 'TestForwardOutageRSS' -v                            # (d)
 
 import (
@@ -677,8 +677,12 @@ func printThroughput(t *testing.T, title string, rows []throughputResult, ext bo
 // per delivered record, ~200-byte records, to a local forward server process that counts them.
 func TestForwardThroughputReport(t *testing.T) {
 	benchReport(t)
+	only := regexp.MustCompile(os.Getenv("VLOG_BENCH_CELLS"))
 	var rows []throughputResult
 	for _, c := range throughputCells() {
+		if !only.MatchString(c.name) {
+			continue
+		}
 		s := startServer(t, "fast")
 		cl, err := c.make(s.addr)
 		if err != nil {
