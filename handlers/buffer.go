@@ -342,7 +342,30 @@ func (o *BufferedOutput) newBatch() *Batch {
 		o.free = o.free[:n-1]
 		return b
 	}
+	return o.allocBatch()
+}
+
+func (o *BufferedOutput) allocBatch() *Batch {
 	return &Batch{Data: make([]byte, 0, o.opts.BatchSize+o.opts.BatchSize/8)}
+}
+
+// topUp keeps a spare batch ready, allocated by the background goroutine, so that a caller
+// starting a batch does not allocate (and zero) BatchSize bytes itself: while the destination
+// is down no batch is recycled, and that allocation was the longest step of a log call. It
+// allocates nothing when the buffer has no room for another batch.
+func (o *BufferedOutput) topUp() {
+	o.mu.Lock()
+	need := len(o.free) == 0 && o.bytes+o.opts.BatchSize <= o.opts.Size && !o.closing
+	o.mu.Unlock()
+	if !need {
+		return
+	}
+	b := o.allocBatch()
+	o.mu.Lock()
+	if len(o.free) < 2 {
+		o.free = append(o.free, b)
+	}
+	o.mu.Unlock()
 }
 
 // recycle keeps b for reuse, unless it grew past MaxBatchSize or enough are kept. Called with
@@ -407,6 +430,7 @@ func (o *BufferedOutput) run() {
 		if wait > 0 {
 			timer.Reset(wait)
 		}
+		o.topUp()
 		select {
 		case <-o.wake:
 		case <-timer.C:
@@ -481,17 +505,35 @@ func (o *BufferedOutput) send(b *Batch, closing bool) bool {
 			backoff = o.opts.RetryMax
 		}
 		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-o.sendCtx.Done():
-			t.Stop()
-			return false
-		case <-o.closeReqIf(!closing):
-			// Close was called during the wait: retry at once, then keep backing off.
-			t.Stop()
-			closing = true
+	wait:
+		for {
+			select {
+			case <-t.C:
+				break wait
+			case <-o.sendCtx.Done():
+				t.Stop()
+				return false
+			case <-o.closeReqIf(!closing):
+				// Close was called during the wait: retry at once, then keep backing off.
+				t.Stop()
+				closing = true
+				break wait
+			case <-o.wakeIf(o.senders == 1):
+				// A batch was started or sealed while the destination is down: keep a spare
+				// ready (see topUp), and go on waiting. (With several senders the wake is
+				// left to an idle one.)
+				o.topUp()
+			}
 		}
 	}
+}
+
+// wakeIf returns the wake channel when cond holds, else nil.
+func (o *BufferedOutput) wakeIf(cond bool) <-chan struct{} {
+	if cond {
+		return o.wake
+	}
+	return nil
 }
 
 // closeReqIf returns the close channel when cond holds, else nil (blocks forever in a select).

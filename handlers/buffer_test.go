@@ -494,3 +494,45 @@ func TestBufferPipelinedCloseDeadline(t *testing.T) {
 	require.ErrorContains(t, err, "1000 records not delivered")
 	checkInvariant(t, o.Stats())
 }
+
+// TestBufferSpareBatchWhileFailing: while the destination is down (no batch comes back to be
+// reused), the background goroutine keeps a spare batch ready, and a caller starting a batch
+// takes it instead of allocating one.
+func TestBufferSpareBatchWhileFailing(t *testing.T) {
+	checkNoLeak(t)
+	ft := &fakeTransport{}
+	ft.setFail(func(*Batch) error { return errors.New("refused") })
+	o := NewBufferedOutput(ft, &BufferOptions{BatchSize: 4096, Size: 1 << 20, BatchAge: time.Hour, RetryMin: time.Hour})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_ = o.Close(ctx)
+	}()
+	line := append(bytes.Repeat([]byte("x"), 99), '\n')
+	fill := func() { // 41 records of 100 bytes seal a batch of 4096
+		for range 41 {
+			_, err := o.Write(line)
+			require.NoError(t, err)
+		}
+	}
+	fill()
+	require.Eventually(t, func() bool { return ft.sends.Load() == 1 }, 2*time.Second, time.Millisecond)
+	spare := func() *Batch {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if len(o.free) == 0 {
+			return nil
+		}
+		return o.free[len(o.free)-1]
+	}
+	for i := range 5 {
+		require.Eventually(t, func() bool { return spare() != nil }, 2*time.Second, time.Millisecond, "batch %d", i)
+		want := spare()
+		fill()
+		o.mu.Lock()
+		got := o.queue[len(o.queue)-1]
+		o.mu.Unlock()
+		require.Same(t, want, got, "batch %d", i)
+	}
+	require.Equal(t, int64(1), ft.sends.Load(), "still backing off")
+}
