@@ -19,6 +19,9 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // U+FFFD; U+2028 and U+2029 are escaped for JavaScript consumers. With html, '<', '>' and '&'
 // are escaped too, as encoding/json does by default.
 func AppendEscaped(dst []byte, s string, html bool) []byte {
+	if !html && Clean(s) {
+		return append(dst, s...) // the common case: nothing to escape
+	}
 	start := 0
 	for i := 0; i < len(s); {
 		// Fast path: skip 8 bytes at a time while none of them needs a look (a control
@@ -73,6 +76,38 @@ func AppendEscaped(dst []byte, s string, html bool) []byte {
 	return append(dst, s[start:]...)
 }
 
+// Clean reports whether s is printable ASCII without '"' and '\\': a JSON string as it is
+// (HTML characters aside). It looks at 8 bytes at a time, the last word overlapping the one
+// before it, so a short string costs a few instructions.
+func Clean(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if NeedsEscape8(load64(s, i)) {
+			return false
+		}
+	}
+	switch {
+	case i == len(s):
+		return true
+	case len(s) >= 8:
+		return !NeedsEscape8(load64(s, len(s)-8))
+	}
+	// Shorter than a word: byte by byte.
+	for j := 0; j < len(s); j++ {
+		if !plain[s[j]] {
+			return false
+		}
+	}
+	return true
+}
+
+// plain[c] is true for the bytes Clean accepts: printable ASCII (and DEL) other than '"' and
+// '\\'.
+var plain = func() (t [256]bool) {
+	copy(t[:], safe[:])
+	return t
+}()
+
 // load64 loads s[i:i+8] as a little-endian word (the compiler combines the loads).
 func load64(s string, i int) uint64 {
 	_ = s[i+7]
@@ -81,9 +116,13 @@ func load64(s string, i int) uint64 {
 }
 
 // NeedsEscape8 reports whether any byte of the word x is below 0x20, '"', '\\' or 0x80 and
-// above: the bytes AppendEscaped must look at one by one.
+// above: the bytes AppendEscaped must look at one by one. y = x^0x02 maps '"' to 0x20 and the
+// controls to controls and keeps the high bit: y-0x21 borrows for '"' and the controls,
+// (x^'\\')-1 for '\\', and y itself has the high bit of the bytes >= 0x80. For a byte < 0x80
+// none of these sets the high bit otherwise, and a borrow only starts at a byte that needs an
+// escape: the result has no false positives.
 func NeedsEscape8(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	return (x&highs)|((x-0x20*ones) & ^x & highs)|hasZero(x^('"'*ones))|hasZero(x^('\\'*ones)) != 0
+	const ones = 0x0101010101010101
+	y := x ^ (ones * 0x02)
+	return (y|(y-ones*0x21)|(x^(ones*'\\')-ones))&(ones*0x80) != 0
 }

@@ -1,6 +1,9 @@
 package jsonstr
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 // FuzzNeedsEscape8 checks the word-at-a-time test against the byte-by-byte rule.
 func FuzzNeedsEscape8(f *testing.F) {
@@ -34,5 +37,68 @@ func TestNeedsEscape8EveryByte(t *testing.T) {
 				t.Fatalf("byte %#x at %d: got %v, want %v", c, pos, got, want)
 			}
 		}
+	}
+}
+
+// cleanRef is Clean byte by byte.
+func cleanRef(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCleanEveryPosition puts every byte value at every position of plain strings of 0 to 24
+// bytes (the short-string padding, the whole words and the overlapping last word).
+func TestCleanEveryPosition(t *testing.T) {
+	for n := 0; n <= 24; n++ {
+		plain := make([]byte, n)
+		for i := range plain {
+			plain[i] = 'a' + byte(i%26)
+		}
+		if !Clean(string(plain)) {
+			t.Fatalf("%q: not clean", plain)
+		}
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(string(plain))
+				b[pos] = byte(c)
+				if got, want := Clean(string(b)), cleanRef(string(b)); got != want {
+					t.Fatalf("%q: Clean = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzClean checks Clean against the byte-by-byte rule, and that AppendEscaped leaves a clean
+// string as it is.
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"", "a", "order created", "ord-8f14e45fceea", "tab\there", `q"`, "\xff", "é", "0123456789abcdef\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := cleanRef(s)
+		if got := Clean(s); got != want {
+			t.Fatalf("Clean(%q) = %v, want %v", s, got, want)
+		}
+		out := string(AppendEscaped(nil, s, false))
+		if want && out != s {
+			t.Fatalf("AppendEscaped(%q) = %q, want it unchanged", s, out)
+		}
+	})
+}
+
+func BenchmarkClean(b *testing.B) {
+	for _, s := range []string{"ok", "amount", "order_id", "order created", "ord-8f14e45fceea", "a longer message of forty-two bytes or so"} {
+		b.Run(strconv.Itoa(len(s)), func(b *testing.B) {
+			for b.Loop() {
+				if !Clean(s) {
+					b.Fatal(s)
+				}
+			}
+		})
 	}
 }
