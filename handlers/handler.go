@@ -371,11 +371,13 @@ func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
 		return true
 	}
 	v := a.Value
-	if v.Kind() == slog.KindLogValuer {
+	k := v.Kind() // a type switch inside: taken once
+	if k == slog.KindLogValuer {
 		v = v.Resolve()
+		k = v.Kind()
 	}
 	if a.Key == "" {
-		if v.Kind() == slog.KindGroup {
+		if k == slog.KindGroup {
 			// An inline group: its attributes belong to the enclosing level.
 			wrote := false
 			for _, ga := range v.Group() {
@@ -385,11 +387,11 @@ func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
 			}
 			return wrote
 		}
-		if v.Kind() == slog.KindAny && v.Any() == nil {
+		if k == slog.KindAny && v.Any() == nil {
 			return false // the zero Attr
 		}
 	}
-	if v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
+	if k == slog.KindGroup && len(v.Group()) == 0 {
 		return false
 	}
 	mark := len(e.buf)
@@ -399,7 +401,7 @@ func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
 	}
 	e.appendTopKey(a.Key, top)
 	if r := e.c.redactor; r != nil && r.IsSecretKey(a.Key) {
-		if v.Kind() == slog.KindString {
+		if k == slog.KindString {
 			e.buf = appendString(e.buf, r.MaskKeyString(v.String()))
 		} else {
 			e.buf = appendString(e.buf, r.MaskKey())
@@ -407,7 +409,7 @@ func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
 		e.comma = true
 		return true
 	}
-	if v.Kind() == slog.KindGroup {
+	if k == slog.KindGroup {
 		if depth >= maxDepth {
 			e.buf = append(e.buf, `"!DEPTH"`...)
 			e.comma = true
@@ -430,14 +432,14 @@ func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
 		e.comma = true
 		return true
 	}
-	e.value(v)
+	e.value(v, k)
 	e.comma = true
 	return true
 }
 
-// value appends a resolved, non-group value.
-func (e *encoder) value(v slog.Value) {
-	switch v.Kind() {
+// value appends a resolved, non-group value v of kind k (v.Kind(), which the caller has).
+func (e *encoder) value(v slog.Value, k slog.Kind) {
+	switch k {
 	case slog.KindString:
 		e.appendStringValue(v.String())
 	case slog.KindInt64:
