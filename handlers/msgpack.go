@@ -68,7 +68,7 @@ type jsonTranscoder struct {
 	time eventTime
 }
 
-// appendJSONRecord appends the msgpack encoding of the JSON object at the start of in to dst.
+// appendRecord appends the msgpack encoding of the JSON object at the start of in to dst.
 // It returns the new dst, the rest of in after the object and any whitespace (newlines
 // included) that follows it, and the record's event_time if the object has a parsable one. On
 // invalid input it returns an error and dst unchanged.
@@ -946,7 +946,7 @@ func daysFromCivil(y, m, d int) int64 {
 	if m <= 2 {
 		y--
 	}
-	era := y / 400 // y >= 0 here
+	era := y / 400 // y >= -1: for January and February of year 0 the result is negative, and rejected by the caller
 	yoe := y - era*400
 	mp := (m + 9) % 12
 	doy := (153*mp+2)/5 + d - 1
