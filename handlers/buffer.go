@@ -87,7 +87,10 @@ type BufferOptions struct {
 	// requests: see benchmarks/README.md), a fast one gets BatchSize batches without waiting.
 	// Default Size/4 (2 MiB with the default Size); never below BatchSize.
 	MaxBatchSize int
-	// BatchAge is the longest a record waits for its batch to fill. Default 200ms.
+	// BatchAge is the longest a record waits for its batch to fill. Default 200ms. With 50ms
+	// or more, an idle background goroutine wakes every BatchAge to look for records (so that
+	// a log call starting a batch need not wake it); with less, the first record of each
+	// batch wakes it.
 	BatchAge time.Duration
 	// MaxRecordSize drops records larger than this, counted as Oversize. Default 1 MiB (well
 	// under Fluent Bit's 6,144,000-byte buffer_max_size).
@@ -186,6 +189,7 @@ type BufferedOutput struct {
 	sendCancel context.CancelFunc
 
 	enqueued, delivered, retried      atomic.Uint64
+	signals                           atomic.Uint64 // wake-ups sent by callers (tests)
 	dropFull, dropWrite, dropOversize atomic.Uint64
 	dropClosed                        atomic.Uint64
 	failing                           atomic.Bool
@@ -267,7 +271,9 @@ func (o *BufferedOutput) enqueue(p []byte, internal bool) (int, error) {
 	o.cur.Records++
 	o.bytes += len(p)
 	o.records++
-	signal := first
+	// The first record of a batch wakes the sender only when the sender does not look at the
+	// open batch by itself (see idleCheck).
+	signal := first && !o.idleCheck()
 	if n := len(o.cur.Data); n >= o.opts.BatchSize && (n >= o.opts.MaxBatchSize || !o.growing()) {
 		o.seal()
 		signal = true
@@ -275,6 +281,7 @@ func (o *BufferedOutput) enqueue(p []byte, internal bool) (int, error) {
 	o.mu.Unlock()
 	o.startMu.Do(o.start)
 	if signal {
+		o.signals.Add(1)
 		select {
 		case o.wake <- struct{}{}:
 		default:
@@ -321,6 +328,17 @@ func (o *BufferedOutput) drop(c *atomic.Uint64, n uint64) {
 	c.Add(n)
 	o.droppedFirst.CompareAndSwap(0, time.Now().UnixNano())
 }
+
+// idleCheckMin is the smallest BatchAge for which an idle sender checks the open batch on a
+// timer (see idleCheck); with a shorter one, that timer would wake it too often.
+const idleCheckMin = 50 * time.Millisecond
+
+// idleCheck reports whether an idle sender wakes every BatchAge to look at the open batch. Then
+// the caller logging the first record of a batch need not wake it (a futex system call on the
+// log call's path, when the sender sleeps): the sender finds the batch within BatchAge after
+// the batch started and waits for the rest of its age. Every record still leaves within
+// BatchAge of its batch's first one.
+func (o *BufferedOutput) idleCheck() bool { return o.opts.BatchAge >= idleCheckMin }
 
 // growing reports whether the open batch may grow past BatchSize: every sender is busy with a
 // destination that is not failing (see BufferOptions.MaxBatchSize). Called with mu held.
@@ -425,6 +443,8 @@ func (o *BufferedOutput) run() {
 				o.mu.Unlock()
 				continue
 			}
+		} else if o.idleCheck() {
+			wait = o.opts.BatchAge
 		}
 		o.mu.Unlock()
 		if wait > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -535,4 +536,40 @@ func TestBufferSpareBatchWhileFailing(t *testing.T) {
 		require.Same(t, want, got, "batch %d", i)
 	}
 	require.Equal(t, int64(1), ft.sends.Load(), "still backing off")
+}
+
+// TestBufferFirstRecordDoesNotWake: with BatchAge >= idleCheckMin, a caller starting a batch
+// does not wake the sender (which checks on a timer), yet every record still leaves within
+// BatchAge of its batch's first record; sealing a batch still wakes it. With a shorter
+// BatchAge the first record wakes it, as before.
+func TestBufferFirstRecordDoesNotWake(t *testing.T) {
+	checkNoLeak(t)
+	const age = 100 * time.Millisecond
+	ft := &fakeTransport{}
+	o := NewBufferedOutput(ft, &BufferOptions{BatchSize: 1000, BatchAge: age})
+	defer o.Close(context.Background())
+	var waits []time.Duration
+	for i := range 5 {
+		time.Sleep(time.Duration(i) * age / 5) // land anywhere in the idle sender's period
+		start := time.Now()
+		_, err := o.Write(rec(i))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(ft.lines()) == i+1 }, 5*time.Second, time.Millisecond)
+		waits = append(waits, time.Since(start))
+	}
+	require.Zero(t, o.signals.Load(), "the first record of a batch woke the sender")
+	slices.Sort(waits)
+	require.GreaterOrEqual(t, waits[0], age-5*time.Millisecond, "a batch went out before its age: %v", waits)
+	require.Less(t, waits[2], age+age/4, "records waited past BatchAge: %v", waits)
+
+	for i := 0; o.signals.Load() == 0; i++ { // fill a batch: sealing it wakes the sender
+		_, _ = o.Write(rec(100 + i))
+		require.Less(t, i, 200)
+	}
+	require.Equal(t, uint64(1), o.signals.Load())
+
+	fast := NewBufferedOutput(&fakeTransport{}, &BufferOptions{BatchSize: 1000, BatchAge: idleCheckMin / 2})
+	defer fast.Close(context.Background())
+	_, _ = fast.Write(rec(1))
+	require.Equal(t, uint64(1), fast.signals.Load(), "a short BatchAge: the first record wakes the sender")
 }
