@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"go.vlog.dev/internal/jsonstr"
 )
 
 // This file holds the JSON -> msgpack transcoder used by the forward transport: records reach
@@ -37,25 +39,16 @@ type eventTime struct {
 	ok        bool
 }
 
-// plainByte[c] is true for the bytes that stand for themselves in a JSON string: printable
-// ASCII other than '"' and '\\'.
-var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// plainPrefix returns the length of the longest prefix of b made of plainByte bytes, looking
-// at 8 bytes at a time.
+// plainPrefix returns the length of the longest prefix of b made of bytes that stand for
+// themselves in a JSON string (jsonstr.Plain), looking at 8 bytes at a time.
 func plainPrefix(b []byte) int {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+		if m := jsonstr.Special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
-	for i < len(b) && plainByte[b[i]] {
+	for i < len(b) && jsonstr.Plain(b[i]) {
 		i++
 	}
 	return i
@@ -93,18 +86,6 @@ func skipSpace(in []byte, pos int) int {
 		pos++
 	}
 	return pos
-}
-
-// special returns a mask with the high bit set in each byte of x (little-endian) that is not
-// plainByte, and maybe in bytes above such a byte: the lowest set bit marks the first byte
-// that is not plain. y = x^0x02 maps '"' to 0x20 and the controls (< 0x20) to controls, and
-// keeps the high bit: y-0x21 borrows for '"' and the controls, x^'\\'-1 for '\\', and y
-// itself has the high bit of the bytes >= 0x80. In the bytes < 0x80 none of these sets the
-// high bit otherwise; a borrow only runs upwards, out of a marked byte.
-func special(x uint64) uint64 {
-	const ones = 0x0101010101010101
-	y := x ^ (ones * 0x02)
-	return (y | (y - ones*0x21) | (x ^ (ones * '\\') - ones)) & (ones * 0x80)
 }
 
 // The transcoder's hot path is object's loop over the members of a flat object of short
@@ -152,19 +133,19 @@ func (t *jsonTranscoder) object(out, in []byte, pos, depth int) ([]byte, int, bo
 			dst := (*[33]byte)(out[at : at+33])
 			x := binary.LittleEndian.Uint64(src[0:8])
 			binary.LittleEndian.PutUint64(dst[1:9], x)
-			m, k := special(x), 0
+			m, k := jsonstr.Special8(x), 0
 			if m == 0 {
 				x = binary.LittleEndian.Uint64(src[8:16])
 				binary.LittleEndian.PutUint64(dst[9:17], x)
-				m, k = special(x), 8
+				m, k = jsonstr.Special8(x), 8
 				if m == 0 {
 					x = binary.LittleEndian.Uint64(src[16:24])
 					binary.LittleEndian.PutUint64(dst[17:25], x)
-					m, k = special(x), 16
+					m, k = jsonstr.Special8(x), 16
 					if m == 0 {
 						x = binary.LittleEndian.Uint64(src[24:32])
 						binary.LittleEndian.PutUint64(dst[25:33], x)
-						m, k = special(x), 24
+						m, k = jsonstr.Special8(x), 24
 					}
 				}
 			}
@@ -210,19 +191,19 @@ func (t *jsonTranscoder) object(out, in []byte, pos, depth int) ([]byte, int, bo
 				dst := (*[33]byte)(out[at : at+33])
 				x := binary.LittleEndian.Uint64(src[0:8])
 				binary.LittleEndian.PutUint64(dst[1:9], x)
-				m, k := special(x), 0
+				m, k := jsonstr.Special8(x), 0
 				if m == 0 {
 					x = binary.LittleEndian.Uint64(src[8:16])
 					binary.LittleEndian.PutUint64(dst[9:17], x)
-					m, k = special(x), 8
+					m, k = jsonstr.Special8(x), 8
 					if m == 0 {
 						x = binary.LittleEndian.Uint64(src[16:24])
 						binary.LittleEndian.PutUint64(dst[17:25], x)
-						m, k = special(x), 16
+						m, k = jsonstr.Special8(x), 16
 						if m == 0 {
 							x = binary.LittleEndian.Uint64(src[24:32])
 							binary.LittleEndian.PutUint64(dst[25:33], x)
-							m, k = special(x), 24
+							m, k = jsonstr.Special8(x), 24
 						}
 					}
 				}
@@ -368,19 +349,19 @@ func appendJSONStringAt(out, in []byte, pos int) ([]byte, int, bool) {
 		dst := (*[33]byte)(out[at : at+33])
 		x := binary.LittleEndian.Uint64(src[0:8])
 		binary.LittleEndian.PutUint64(dst[1:9], x)
-		m, k := special(x), 0
+		m, k := jsonstr.Special8(x), 0
 		if m == 0 {
 			x = binary.LittleEndian.Uint64(src[8:16])
 			binary.LittleEndian.PutUint64(dst[9:17], x)
-			m, k = special(x), 8
+			m, k = jsonstr.Special8(x), 8
 			if m == 0 {
 				x = binary.LittleEndian.Uint64(src[16:24])
 				binary.LittleEndian.PutUint64(dst[17:25], x)
-				m, k = special(x), 16
+				m, k = jsonstr.Special8(x), 16
 				if m == 0 {
 					x = binary.LittleEndian.Uint64(src[24:32])
 					binary.LittleEndian.PutUint64(dst[25:33], x)
-					m, k = special(x), 24
+					m, k = jsonstr.Special8(x), 24
 				}
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -506,56 +505,6 @@ func TestCheckMinimal(t *testing.T) {
 		if err := checkMinimal(bad); err == nil {
 			t.Errorf("% x: accepted", bad)
 		}
-	}
-}
-
-// TestSpecial checks special, the 8-bytes-at-a-time test for plainByte, against the table: the
-// lowest marked byte is the first that is not plain, whatever follows it.
-func TestSpecial(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	plainBytes := []byte{}
-	for c := range 256 {
-		if plainByte[c] {
-			plainBytes = append(plainBytes, byte(c))
-		}
-	}
-	check := func(w [8]byte) {
-		t.Helper()
-		want := 8
-		for i, c := range w {
-			if !plainByte[c] {
-				want = i
-				break
-			}
-		}
-		m := special(binary.LittleEndian.Uint64(w[:]))
-		got := bits.TrailingZeros64(m) / 8
-		if got != want || m&^0x8080808080808080 != 0 {
-			t.Fatalf("% x: first special byte %d, want %d (mask %#x)", w, got, want, m)
-		}
-	}
-	for at := range 8 {
-		for c := range 256 {
-			for range 64 {
-				var w [8]byte
-				for i := range w {
-					switch {
-					case i < at:
-						w[i] = plainBytes[r.IntN(len(plainBytes))]
-					case i == at:
-						w[i] = byte(c)
-					default:
-						w[i] = byte(r.Uint32())
-					}
-				}
-				check(w)
-			}
-		}
-	}
-	for range 100000 {
-		var w [8]byte
-		binary.LittleEndian.PutUint64(w[:], r.Uint64())
-		check(w)
 	}
 }
 

@@ -6,8 +6,9 @@ import "unicode/utf8"
 
 const hexDigits = "0123456789abcdef"
 
-// safe[c] is true for the ASCII bytes that appear in a JSON string as they are.
-var safe = func() (t [utf8.RuneSelf]bool) {
+// safe[c] is true for the bytes that appear in a JSON string as they are: printable ASCII
+// (and DEL) other than '"' and '\\'.
+var safe = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
@@ -94,19 +95,16 @@ func Clean(s string) bool {
 	}
 	// Shorter than a word: byte by byte.
 	for j := 0; j < len(s); j++ {
-		if !plain[s[j]] {
+		if !safe[s[j]] {
 			return false
 		}
 	}
 	return true
 }
 
-// plain[c] is true for the bytes Clean accepts: printable ASCII (and DEL) other than '"' and
-// '\\'.
-var plain = func() (t [256]bool) {
-	copy(t[:], safe[:])
-	return t
-}()
+// Plain reports whether c stands for itself in a JSON string (the byte-by-byte form of
+// Special8).
+func Plain(c byte) bool { return safe[c] }
 
 // load64 loads s[i:i+8] as a little-endian word (the compiler combines the loads).
 func load64(s string, i int) uint64 {
@@ -116,13 +114,18 @@ func load64(s string, i int) uint64 {
 }
 
 // NeedsEscape8 reports whether any byte of the word x is below 0x20, '"', '\\' or 0x80 and
-// above: the bytes AppendEscaped must look at one by one. y = x^0x02 maps '"' to 0x20 and the
+// above: the bytes AppendEscaped must look at one by one.
+func NeedsEscape8(x uint64) bool { return Special8(x) != 0 }
+
+// Special8 returns a mask with the high bit set in each byte of x (little-endian) that is not
+// Plain, and maybe in bytes above such a byte: the lowest set bit marks the first byte that is
+// not plain, and the mask is 0 only when all 8 are. y = x^0x02 maps '"' to 0x20 and the
 // controls to controls and keeps the high bit: y-0x21 borrows for '"' and the controls,
 // (x^'\\')-1 for '\\', and y itself has the high bit of the bytes >= 0x80. For a byte < 0x80
-// none of these sets the high bit otherwise, and a borrow only starts at a byte that needs an
-// escape: the result has no false positives.
-func NeedsEscape8(x uint64) bool {
+// none of these sets the high bit otherwise, and a borrow only runs upwards, out of a marked
+// byte.
+func Special8(x uint64) uint64 {
 	const ones = 0x0101010101010101
 	y := x ^ (ones * 0x02)
-	return (y|(y-ones*0x21)|(x^(ones*'\\')-ones))&(ones*0x80) != 0
+	return (y | (y - ones*0x21) | (x ^ (ones * '\\') - ones)) & (ones * 0x80)
 }

@@ -1,6 +1,9 @@
 package jsonstr
 
 import (
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 )
@@ -100,5 +103,56 @@ func BenchmarkClean(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSpecial8 checks Special8 against the byte-by-byte rule: the lowest marked byte is the
+// first that is not plain, whatever follows it.
+func TestSpecial8(t *testing.T) {
+	plainByte := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	r := rand.New(rand.NewPCG(3, 4))
+	plainBytes := []byte{}
+	for c := range 256 {
+		if plainByte(byte(c)) {
+			plainBytes = append(plainBytes, byte(c))
+		}
+	}
+	check := func(w [8]byte) {
+		t.Helper()
+		want := 8
+		for i, c := range w {
+			if !plainByte(c) {
+				want = i
+				break
+			}
+		}
+		m := Special8(binary.LittleEndian.Uint64(w[:]))
+		got := bits.TrailingZeros64(m) / 8
+		if got != want || m&^0x8080808080808080 != 0 {
+			t.Fatalf("% x: first special byte %d, want %d (mask %#x)", w, got, want, m)
+		}
+	}
+	for at := range 8 {
+		for c := range 256 {
+			for range 64 {
+				var w [8]byte
+				for i := range w {
+					switch {
+					case i < at:
+						w[i] = plainBytes[r.IntN(len(plainBytes))]
+					case i == at:
+						w[i] = byte(c)
+					default:
+						w[i] = byte(r.Uint32())
+					}
+				}
+				check(w)
+			}
+		}
+	}
+	for range 100000 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], r.Uint64())
+		check(w)
 	}
 }
