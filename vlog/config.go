@@ -232,9 +232,9 @@ func resolve(opts *Options) (*config, error) {
 	}
 
 	if v, ok := env[EnvAddSource]; ok && v != "" && !c.addSource {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		b, err := parseBool(EnvAddSource, v)
 		if err != nil {
-			errs = append(errs, &ConfigError{Var: EnvAddSource, Value: v, Reason: "want true or false"})
+			errs = append(errs, err)
 		}
 		c.addSource = b
 	}
@@ -259,9 +259,9 @@ func resolve(opts *Options) (*config, error) {
 	c.victoriaLogs = opts.VictoriaLogs
 	c.forward = opts.Forward
 	if v, ok := env[EnvStdoutBuffered]; ok && v != "" && !c.stdoutBuffered {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		b, err := parseBool(EnvStdoutBuffered, v)
 		if err != nil {
-			errs = append(errs, &ConfigError{Var: EnvStdoutBuffered, Value: v, Reason: "want true or false"})
+			errs = append(errs, err)
 		}
 		c.stdoutBuffered = b
 	}

@@ -67,9 +67,9 @@ func forwardOptions(c *config) (handlers.ForwardOptions, error) {
 		}
 	}
 	if v := strings.TrimSpace(env[EnvFluentAck]); v != "" && !o.DisableAck {
-		b, err := strconv.ParseBool(v)
+		b, err := parseBool(EnvFluentAck, v)
 		if err != nil {
-			errs = append(errs, &ConfigError{Var: EnvFluentAck, Value: v, Reason: "want true or false"})
+			errs = append(errs, err)
 		}
 		o.DisableAck = err == nil && !b
 	}

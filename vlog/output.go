@@ -96,6 +96,16 @@ func bufferConfig(opts *Options, env map[string]string) (handlers.BufferOptions,
 	return b, errs
 }
 
+// parseBool parses the value v of the variable name as a strconv.ParseBool value (blanks
+// around it allowed); the error is a *ConfigError.
+func parseBool(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, &ConfigError{Var: name, Value: v, Reason: "want true or false"}
+	}
+	return b, nil
+}
+
 // parseSize parses a byte size: a number with an optional suffix B, KB, MB, GB (powers of
 // 1000) or KiB, MiB, GiB (powers of 1024).
 func parseSize(s string) (int, error) {

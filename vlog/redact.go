@@ -35,9 +35,9 @@ func newRedactor(opts *Options, env map[string]string) (*redact.Redactor, error)
 		return nil, nil
 	}
 	if v, ok := env[EnvRedact]; ok && v != "" {
-		on, err := strconv.ParseBool(strings.TrimSpace(v))
+		on, err := parseBool(EnvRedact, v)
 		if err != nil {
-			return nil, &ConfigError{Var: EnvRedact, Value: v, Reason: "want true or false"}
+			return nil, err
 		}
 		if !on {
 			return nil, nil

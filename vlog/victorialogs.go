@@ -203,9 +203,9 @@ func newFallbackTransport(c *config, primary, secondary handlers.Transport) (han
 		fo.ProbeInterval = d
 	}
 	if v := strings.TrimSpace(c.environ[EnvFallbackStdout]); v != "" {
-		b, err := strconv.ParseBool(v)
+		b, err := parseBool(EnvFallbackStdout, v)
 		if err != nil {
-			errs = append(errs, &ConfigError{Var: EnvFallbackStdout, Value: v, Reason: "want true or false"})
+			errs = append(errs, err)
 		}
 		if b {
 			fo.LastResort = handlers.NewWriterTransport(OutputStdout, c.writer)
