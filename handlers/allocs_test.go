@@ -9,20 +9,9 @@ import (
 	"time"
 
 	"go.vlog.dev/internal/ctxids"
+	"go.vlog.dev/internal/vtest"
 	"go.vlog.dev/redact"
 )
-
-// wantAllocs checks the allocations of f per run; skipped under the race detector, which
-// allocates on its own.
-func wantAllocs(t *testing.T, want int, f func()) {
-	t.Helper()
-	if raceEnabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := int(testing.AllocsPerRun(100, f)); got != want {
-		t.Errorf("got %d allocs, want %d", got, want)
-	}
-}
 
 // userID is a LogValuer. (One that returns slog.GroupValue allocates in LogValue itself,
 // outside the handler's control.)
@@ -47,10 +36,10 @@ func TestHandleAllocs(t *testing.T) {
 		slog.Group("g", slog.String("a", "b"), slog.Group("h", slog.Int("c", 1))),
 		slog.Any("user", userID(7)), slog.String("esc", "quote\" and\nnewline \xff é"),
 	)
-	wantAllocs(t, 0, func() { _ = h.Handle(ctx, r) })
+	vtest.WantAllocs(t, 0, func() { _ = h.Handle(ctx, r) })
 
 	hw := h.WithGroup("req").WithAttrs([]slog.Attr{slog.String("pre", "x")})
-	wantAllocs(t, 0, func() { _ = hw.Handle(ctx, r) })
+	vtest.WantAllocs(t, 0, func() { _ = hw.Handle(ctx, r) })
 }
 
 // TestLoggerAllocs measures the whole slog.Logger call: slog itself allocates nothing for up to
@@ -58,12 +47,12 @@ func TestHandleAllocs(t *testing.T) {
 func TestLoggerAllocs(t *testing.T) {
 	l := slog.New(NewJSONHandler(io.Discard, &Options{Service: "s", Env: "e", Version: "v"}))
 	ctx := context.Background()
-	wantAllocs(t, 0, func() {
+	vtest.WantAllocs(t, 0, func() {
 		l.LogAttrs(ctx, slog.LevelInfo, "order created",
 			slog.String("order_id", "ord-1"), slog.Int("user_id", 42), slog.Float64("amount", 19.99),
 			slog.Duration("duration", time.Millisecond), slog.Bool("ok", true))
 	})
-	wantAllocs(t, 0, func() { l.Debug("disabled", "a", 1) })
+	vtest.WantAllocs(t, 0, func() { l.Debug("disabled", "a", 1) })
 }
 
 // TestHandleAllocsRedacted: redaction keeps the handler at 0 allocations when there is no
@@ -79,7 +68,7 @@ func TestHandleAllocsRedacted(t *testing.T) {
 	r.AddAttrs(slog.String("order_id", "ord-1234567"), slog.Int("user_id", 42), slog.Float64("amount", 19.99),
 		slog.Int("items", 3), slog.Duration("duration", time.Millisecond), slog.Bool("ok", true),
 		slog.Any("err", errBoom), slog.Group("g", slog.String("path", "/orders/7")))
-	wantAllocs(t, 0, func() { _ = h.Handle(ctx, r) })
+	vtest.WantAllocs(t, 0, func() { _ = h.Handle(ctx, r) })
 }
 
 // TestMessageCache: a message the redactor found clean is remembered, one with a secret never

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"go.vlog.dev/handlers/schema"
 )
 
 // FuzzString checks the string encoder against encoding/json: every message, key and value
@@ -162,7 +164,7 @@ func FuzzAttrs(f *testing.F) {
 			if seen[k] && !isCallerKey(k) {
 				// Duplicates among the caller's own keys are allowed (as in slog); schema keys
 				// must never repeat.
-				if reserved(k) {
+				if schema.Reserved(k) {
 					t.Fatalf("schema key %q repeated in %s", k, line)
 				}
 			}
@@ -171,4 +173,4 @@ func FuzzAttrs(f *testing.F) {
 	})
 }
 
-func isCallerKey(k string) bool { return !reserved(k) }
+func isCallerKey(k string) bool { return !schema.Reserved(k) }

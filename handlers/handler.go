@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.vlog.dev/handlers/schema"
 	"go.vlog.dev/internal/ctxids"
 )
 
@@ -120,11 +121,11 @@ func NewJSONHandler(w io.Writer, opts *Options) *JSONHandler {
 		c.level = slog.LevelInfo
 	}
 	e := encoder{c: c}
-	e.buf = append(e.buf, `,"service":`...)
+	e.buf = append(e.buf, `,"`+schema.Service+`":`...)
 	e.appendStringValue(opts.Service)
-	e.buf = append(e.buf, `,"env":`...)
+	e.buf = append(e.buf, `,"`+schema.Env+`":`...)
 	e.appendStringValue(opts.Env)
-	e.buf = append(e.buf, `,"version":`...)
+	e.buf = append(e.buf, `,"`+schema.Version+`":`...)
 	e.appendStringValue(opts.Version)
 	c.head = slices.Clip(e.buf)
 
@@ -206,13 +207,13 @@ func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Recor
 	e := encoder{c: h.c, buf: dst}
 	e.buf = append(e.buf, '{')
 	if !r.Time.IsZero() {
-		e.buf = append(e.buf, `"event_time":`...)
+		e.buf = append(e.buf, `"`+schema.EventTime+`":`...)
 		e.buf = appendRecordTime(e.buf, r.Time)
 		e.buf = append(e.buf, ',')
 	}
-	e.buf = append(e.buf, `"level":`...)
+	e.buf = append(e.buf, `"`+schema.Level+`":`...)
 	e.buf = appendLevel(e.buf, r.Level)
-	e.buf = append(e.buf, `,"msg":`...)
+	e.buf = append(e.buf, `,"`+schema.Message+`":`...)
 	e.appendMessage(r.Message)
 	e.buf = append(e.buf, h.c.head...)
 	if ctx != nil {
@@ -220,15 +221,15 @@ func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Recor
 		// redactor (the middleware only accepts sane request ids and hex trace ids).
 		ids := ctxids.From(ctx)
 		if ids.RequestID != "" {
-			e.buf = append(e.buf, `,"request_id":`...)
+			e.buf = append(e.buf, `,"`+schema.RequestID+`":`...)
 			e.buf = appendString(e.buf, ids.RequestID)
 		}
 		if ids.TraceID != "" {
-			e.buf = append(e.buf, `,"trace_id":`...)
+			e.buf = append(e.buf, `,"`+schema.TraceID+`":`...)
 			e.buf = appendString(e.buf, ids.TraceID)
 		}
 		if ids.SpanID != "" {
-			e.buf = append(e.buf, `,"span_id":`...)
+			e.buf = append(e.buf, `,"`+schema.SpanID+`":`...)
 			e.buf = appendString(e.buf, ids.SpanID)
 		}
 	}
@@ -290,21 +291,6 @@ func (e *encoder) openGroups(names []string, top bool) {
 	}
 }
 
-// reserved reports whether key is one of the schema's top-level keys.
-func reserved(key string) bool {
-	switch key {
-	case "event_time", "level", "msg", "service", "env", "version",
-		"request_id", "trace_id", "span_id", "caller",
-		"ecs_cluster", "ecs_task_arn", "ecs_task_definition", "container",
-		"availability_zone", "launch_type":
-		return true
-	}
-	return false
-}
-
-// ReservedPrefix is prepended to a top-level caller attribute key that collides with a schema key.
-const ReservedPrefix = "attr."
-
 func (e *encoder) appendKey(key string) {
 	e.buf = append(e.buf, '"')
 	e.buf = appendEscaped(e.buf, key)
@@ -332,12 +318,12 @@ func (e *encoder) appendMessage(msg string) {
 	e.buf = appendString(e.buf, out)
 }
 
-// appendTopKey appends key, renamed with ReservedPrefix if it is at the top level and collides
+// appendTopKey appends key, renamed with schema.ReservedPrefix if it is at the top level and collides
 // with a schema key.
 func (e *encoder) appendTopKey(key string, top bool) {
-	if top && reserved(key) {
+	if top && schema.Reserved(key) {
 		e.buf = append(e.buf, '"')
-		e.buf = append(e.buf, ReservedPrefix...)
+		e.buf = append(e.buf, schema.ReservedPrefix...)
 		e.buf = appendEscaped(e.buf, key)
 		e.buf = append(e.buf, '"', ':')
 		return
@@ -494,7 +480,7 @@ func (e *encoder) any(x any) {
 func (e *encoder) appendCaller(pc uintptr) {
 	frames := runtime.CallersFrames([]uintptr{pc})
 	f, _ := frames.Next()
-	e.buf = append(e.buf, `,"caller":{"function":`...)
+	e.buf = append(e.buf, `,"`+schema.Caller+`":{"function":`...)
 	e.buf = appendString(e.buf, f.Function)
 	e.buf = append(e.buf, `,"file":`...)
 	e.buf = appendString(e.buf, f.File)

@@ -3,12 +3,11 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.vlog.dev/internal/vtest"
 )
 
 // capture is a concurrency-safe writer that keeps every record it is given.
@@ -48,14 +47,7 @@ func checkLine(t testing.TB, line []byte) {
 	require.True(t, json.Valid(line), "invalid JSON: %q", line)
 }
 
-func decode(t testing.TB, line []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	d := json.NewDecoder(bytes.NewReader(line))
-	d.UseNumber()
-	require.NoError(t, d.Decode(&m), "%q", line)
-	return m
-}
+func decode(t testing.TB, line []byte) map[string]any { return vtest.Decode(t, line) }
 
 // keys returns the top-level keys of a JSON object in order, to check order and duplicates.
 func keys(t testing.TB, line []byte) []string {
@@ -94,6 +86,3 @@ func oracle(t testing.TB, v any) any {
 	require.NoError(t, d.Decode(&out))
 	return out
 }
-
-var _ = strings.Contains
-var _ = slog.String

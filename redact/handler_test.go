@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"go.vlog.dev/internal/vtest"
 	"go.vlog.dev/redact"
 )
 
@@ -154,8 +155,8 @@ func TestReplaceAttrUnchanged(t *testing.T) {
 	f(slog.Attr{})
 	require.Empty(t, r.Counts())
 
-	wantAllocs(t, 0, func() { r.ReplaceAttr([]string{"g"}, slog.String("msg", "all good")) })
-	wantAllocs(t, 0, func() { r.ReplaceAttr(nil, slog.Int("n", 5)) })
+	vtest.WantAllocs(t, 0, func() { r.ReplaceAttr([]string{"g"}, slog.String("msg", "all good")) })
+	vtest.WantAllocs(t, 0, func() { r.ReplaceAttr(nil, slog.Int("n", 5)) })
 }
 
 func TestReplaceAttrErrors(t *testing.T) {
@@ -202,7 +203,7 @@ func TestHandlerPassThrough(t *testing.T) {
 	require.Equal(t, "hello", got.Message)
 	require.Equal(t, uintptr(42), got.PC)
 	require.Equal(t, 2, got.NumAttrs())
-	wantAllocs(t, 0, func() { _ = h.Handle(context.Background(), rec) })
+	vtest.WantAllocs(t, 0, func() { _ = h.Handle(context.Background(), rec) })
 
 	rec.AddAttrs(slog.String("token", "x"))
 	require.NoError(t, h.Handle(context.Background(), rec))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"go.vlog.dev/internal/vtest"
 	"go.vlog.dev/redact"
 )
 
@@ -136,5 +137,5 @@ func TestAppendJSONAllocs(t *testing.T) {
 	r := mustNew(t, nil)
 	js := []byte(`{"user":"bob","n":1,"tags":["a","b"],"nested":{"host":"db","port":5432}}`)
 	buf := make([]byte, 0, 256)
-	wantAllocs(t, 0, func() { buf = r.AppendJSON(buf[:0], js) })
+	vtest.WantAllocs(t, 0, func() { buf = r.AppendJSON(buf[:0], js) })
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"go.vlog.dev/internal/vtest"
 	"go.vlog.dev/redact"
 )
 
@@ -114,7 +115,7 @@ func TestIsSecretKeyOptions(t *testing.T) {
 func TestIsSecretKeyAllocs(t *testing.T) {
 	r := mustNew(t, nil)
 	for _, k := range []string{"user_id", "X-Api-Key", "password", strings.Repeat("k", 100)} {
-		wantAllocs(t, 0, func() { r.IsSecretKey(k) })
+		vtest.WantAllocs(t, 0, func() { r.IsSecretKey(k) })
 	}
 	require.Empty(t, r.Counts(), "IsSecretKey counts nothing")
 }

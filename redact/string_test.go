@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"go.vlog.dev/internal/vtest"
 	"go.vlog.dev/redact"
 )
 
@@ -179,7 +180,7 @@ func TestStringSameString(t *testing.T) {
 		got, ok := r.String(s)
 		require.False(t, ok)
 		require.Equal(t, unsafe.StringData(s), unsafe.StringData(got), "String must return s itself")
-		wantAllocs(t, 0, func() { r.String(s) })
+		vtest.WantAllocs(t, 0, func() { r.String(s) })
 	}
 	require.Empty(t, r.Counts())
 }

@@ -1,4 +1,8 @@
-package handlers
+// Package victorialogs is the VictoriaLogs transport: batches of vlog's JSON records posted to
+// /insert/jsonline, gzip-compressed, with retries across several endpoints, auth, tenants and
+// TLS. It plugs into go.vlog.dev/handlers/output as an output.Pipelined transport (several
+// batches in flight); docs/victorialogs.md has the settings and the measurements.
+package victorialogs
 
 import (
 	"bytes"
@@ -8,6 +12,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/schema"
 	"io"
 	"net"
 	"net/http"
@@ -23,30 +29,29 @@ import (
 	"unicode/utf8"
 )
 
-// Defaults of VictoriaLogsOptions.
+// Defaults of Options.
 const (
-	// DefaultVictoriaLogsTimeout bounds one HTTP request.
-	DefaultVictoriaLogsTimeout = 10 * time.Second
-	// DefaultMaxLineSize is the largest record sent as is: a quarter of VictoriaLogs'
-	// -insert.maxLineSizeBytes (256 KiB), so that a raised limit on our side never meets the
-	// server's.
-	DefaultMaxLineSize = 64 << 10
-	// DefaultVictoriaLogsConcurrency is the number of requests one Send may have in flight.
-	DefaultVictoriaLogsConcurrency = 1
-	// DefaultVictoriaLogsInFlight is the number of batches sent at once (VictoriaLogsOptions.InFlight).
-	DefaultVictoriaLogsInFlight = 2
-	// DefaultGzipLevel is gzip.BestSpeed: measured in benchmarks/README.md, level 1 costs a
-	// third of the CPU of the default level for a body 30% larger.
+	// DefaultTimeout bounds one HTTP request.
+	DefaultTimeout = 10 * time.Second
+	// DefaultConcurrency is the number of requests one Send may have in flight.
+	DefaultConcurrency = 1
+	// DefaultInFlight is the number of batches sent at once (Options.InFlight).
+	DefaultInFlight = 2
+	// DefaultGzipLevel is gzip.BestSpeed, the level used when Options.GzipLevel is zero:
+	// measured in benchmarks/README.md, level 1 costs a third of the CPU of gzip's default
+	// level (6) for a body 30% larger.
 	DefaultGzipLevel = gzip.BestSpeed
 )
 
 // DefaultStreamFields returns the stream fields sent when none are configured: service, env,
 // ecs_cluster, container. The slice is a new copy.
-func DefaultStreamFields() []string { return []string{"service", "env", "ecs_cluster", "container"} }
+func DefaultStreamFields() []string {
+	return []string{schema.Service, schema.Env, schema.ECSCluster, schema.Container}
+}
 
-// VictoriaLogsOptions configure a VictoriaLogsTransport. Every field but URLs may be left zero
+// Options configure a Transport. Every field but URLs may be left zero
 // for the default stated per field.
-type VictoriaLogsOptions struct {
+type Options struct {
 	// URLs are the VictoriaLogs endpoints: single-node servers, or the vlinsert nodes of a
 	// cluster (all equivalent). Each is a base URL such as "http://victorialogs:9428" (the path
 	// /insert/jsonline is added) or a full insert URL such as
@@ -76,38 +81,44 @@ type VictoriaLogsOptions struct {
 	BearerToken string
 
 	// CAFile is a PEM file of CA certificates trusted, in addition to the system's, for https
-	// URLs. Read once, by NewVictoriaLogsTransport.
+	// URLs. Read once, by New.
 	CAFile string
 	// TLSConfig is the TLS configuration for https URLs (cloned; CAFile is added to its
 	// RootCAs). Default: the system's roots.
 	TLSConfig *tls.Config
 
 	// Timeout bounds one HTTP request, connection included. Default
-	// DefaultVictoriaLogsTimeout (10s).
+	// DefaultTimeout (10s).
 	Timeout time.Duration
 
 	// MaxLineSize is the largest record, in bytes without the newline, sent as is. A larger
 	// record is cut to a valid JSON line of at most this size that keeps the schema fields and
 	// the stream fields and says how big it was in "vlog_truncated" (see Send). Default
-	// DefaultMaxLineSize (64 KiB); at least 1 KiB and at most 256 KiB (VictoriaLogs' limit).
+	// schema.DefaultMaxLineSize (64 KiB); 1 KiB to 256 KiB (VictoriaLogs' limit), as
+	// schema.CheckMaxLineSize says.
 	MaxLineSize int
 
 	// Concurrency is how many requests one Send may have in flight: a batch of at least
 	// 2*64 KiB is split at line boundaries into up to this many parts, compressed and sent in
-	// parallel, over several connections. Default DefaultVictoriaLogsConcurrency (1): the
+	// parallel, over several connections. Default DefaultConcurrency (1): the
 	// concurrency VictoriaLogs needs comes from InFlight batches, and splitting a batch into
 	// smaller requests costs VictoriaLogs more CPU per record (benchmarks/README.md).
 	Concurrency int
 
-	// InFlight is how many batches a BufferedOutput may send through this transport at once
-	// (see PipelinedTransport): with 2, the next batch is compressed and sent while
+	// InFlight is how many batches a output.Buffered may send through this transport at once
+	// (see output.Pipelined): with 2, the next batch is compressed and sent while
 	// VictoriaLogs still ingests the previous one, instead of VictoriaLogs waiting for it.
 	// Batches may then be stored in another order than they were logged; VictoriaLogs orders
-	// by _time anyway. Default DefaultVictoriaLogsInFlight (2); 1 to 16.
+	// by _time anyway. Default DefaultInFlight (2); 1 to 16.
 	InFlight int
 
-	// GzipLevel is the gzip level of the bodies, 1 to 9. Default DefaultGzipLevel (1). A
-	// negative value sends them uncompressed (sensible on loopback only).
+	// Compression is how the bodies are sent: "gzip" (default; "" too) or "none"
+	// (uncompressed: sensible on loopback only, where it saves the CPU of compressing).
+	Compression string
+	// GzipLevel is the compress/gzip level of the bodies, as that package means it:
+	// gzip.BestSpeed (1) to gzip.BestCompression (9), gzip.DefaultCompression (-1, level 6) or
+	// gzip.HuffmanOnly (-2). Zero is "not set": DefaultGzipLevel (gzip.BestSpeed), so
+	// gzip.NoCompression cannot be asked for here; Compression "none" turns compression off.
 	GzipLevel int
 
 	// HTTPClient sends the requests. Default: a client of this transport's own, with
@@ -116,21 +127,21 @@ type VictoriaLogsOptions struct {
 	HTTPClient *http.Client
 }
 
-// VictoriaLogsTransport is a Transport that sends batches to VictoriaLogs' /insert/jsonline
+// Transport is a Transport that sends batches to VictoriaLogs' /insert/jsonline
 // endpoint: the records as they are (one JSON object per line), gzip-compressed, with
 // _msg_field=msg, _time_field=event_time and the stream fields as query parameters, so
 // VictoriaLogs stores msg as _msg and event_time, with its nanoseconds, as _time.
 //
 // Errors are reported with the URL's credentials removed. Network errors, timeouts, 429 (the
 // server is read-only, low on disk), 503 (overloaded) and other 5xx are returned as retryable
-// errors, after the other URLs were tried: the BufferedOutput sends the batch again after a
+// errors, after the other URLs were tried: the output.Buffered sends the batch again after a
 // backoff. 400 (no line of the body parsed) and 413 are returned as Permanent errors with the
 // server's message, as are other 4xx once every URL answered so.
 //
 // A Send that was cut short (some parts of a split batch delivered, others not) remembers
 // which parts were delivered: when the same batch (same Seq and size) is sent again, only the
 // others are, so retries do not duplicate records within one transport.
-type VictoriaLogsTransport struct {
+type Transport struct {
 	endpoints   []*vlEndpoint
 	next        atomic.Uint64
 	client      *http.Client
@@ -139,6 +150,7 @@ type VictoriaLogsTransport struct {
 	maxLine     int
 	concurrency int
 	inFlight    int
+	compress    bool
 	level       int
 	headers     http.Header // tenancy headers, set on every request
 	stream      []string    // the stream fields of all the URLs
@@ -154,7 +166,7 @@ type VictoriaLogsTransport struct {
 	truncated, rejected                atomic.Uint64
 }
 
-var _ PipelinedTransport = (*VictoriaLogsTransport)(nil)
+var _ output.Pipelined = (*Transport)(nil)
 
 // vlResume is which parts of a batch were delivered, for the next Send of the same batch.
 type vlResume struct {
@@ -162,7 +174,7 @@ type vlResume struct {
 	done []bool
 }
 
-// maxResume bounds VictoriaLogsTransport.resume: entries of batches never sent again (dropped
+// maxResume bounds Transport.resume: entries of batches never sent again (dropped
 // by DropOldest, or at Close) must not pile up.
 const maxResume = 64
 
@@ -177,29 +189,15 @@ type vlEndpoint struct {
 	downUntil atomic.Int64
 }
 
-// VictoriaLogsOptionError reports an invalid VictoriaLogsOptions field: the field, its value
-// (credentials removed) and why.
-type VictoriaLogsOptionError struct {
-	// Field names the option: "URLs", "StreamFields", "CAFile", ...; a problem with a query
-	// parameter of a URL is reported under "URLs".
-	Field  string
-	Value  string
-	Reason string
-}
-
-func (e *VictoriaLogsOptionError) Error() string {
-	return fmt.Sprintf("victorialogs: invalid %s %q: %s", e.Field, e.Value, e.Reason)
-}
-
-// NewVictoriaLogsTransport checks opts and returns a transport. It does not connect: the
+// New checks opts and returns a transport. It does not connect: the
 // first Send does. The CA file, if any, is read here.
-func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport, error) {
+func New(opts *Options) (*Transport, error) {
 	if opts == nil {
-		opts = &VictoriaLogsOptions{}
+		opts = &Options{}
 	}
 	o := *opts
 	bad := func(field, value, reason string) error {
-		return &VictoriaLogsOptionError{Field: field, Value: value, Reason: reason}
+		return &output.OptionError{Name: field, Value: value, Reason: reason}
 	}
 	if len(o.URLs) == 0 {
 		return nil, bad("URLs", "", "at least one VictoriaLogs URL is needed")
@@ -208,33 +206,38 @@ func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport
 		return nil, bad("Timeout", o.Timeout.String(), "want a positive duration")
 	}
 	if o.Timeout == 0 {
-		o.Timeout = DefaultVictoriaLogsTimeout
+		o.Timeout = DefaultTimeout
 	}
-	switch {
-	case o.MaxLineSize == 0:
-		o.MaxLineSize = DefaultMaxLineSize
-	case o.MaxLineSize < 1<<10 || o.MaxLineSize > 256<<10:
-		return nil, bad("MaxLineSize", strconv.Itoa(o.MaxLineSize), "want 1 KiB to 256 KiB")
+	if o.MaxLineSize == 0 {
+		o.MaxLineSize = schema.DefaultMaxLineSize
+	}
+	if err := schema.CheckMaxLineSize(o.MaxLineSize); err != nil {
+		return nil, bad("MaxLineSize", strconv.Itoa(o.MaxLineSize), err.Error())
 	}
 	switch {
 	case o.Concurrency == 0:
-		o.Concurrency = DefaultVictoriaLogsConcurrency
+		o.Concurrency = DefaultConcurrency
 	case o.Concurrency < 0 || o.Concurrency > 64:
 		return nil, bad("Concurrency", strconv.Itoa(o.Concurrency), "want 1 to 64")
 	}
 	switch {
 	case o.InFlight == 0:
-		o.InFlight = DefaultVictoriaLogsInFlight
+		o.InFlight = DefaultInFlight
 	case o.InFlight < 0 || o.InFlight > 16:
 		return nil, bad("InFlight", strconv.Itoa(o.InFlight), "want 1 to 16")
 	}
-	switch {
-	case o.GzipLevel == 0:
+	switch o.Compression {
+	case "", "gzip":
+		o.Compression = "gzip"
+	case "none":
+	default:
+		return nil, bad("Compression", o.Compression, "want gzip or none")
+	}
+	if o.GzipLevel == 0 {
 		o.GzipLevel = DefaultGzipLevel
-	case o.GzipLevel < 0:
-		o.GzipLevel = -1
-	case o.GzipLevel > gzip.BestCompression:
-		return nil, bad("GzipLevel", strconv.Itoa(o.GzipLevel), "want 1 to 9, or negative for none")
+	}
+	if err := CheckGzipLevel(o.GzipLevel); err != nil {
+		return nil, bad("GzipLevel", strconv.Itoa(o.GzipLevel), err.Error())
 	}
 	if o.BearerToken != "" && (o.Username != "" || o.Password != "") {
 		return nil, bad("BearerToken", "<redacted>", "basic auth (Username, Password) and a bearer token exclude each other")
@@ -261,12 +264,13 @@ func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport
 		}
 	}
 
-	t := &VictoriaLogsTransport{
+	t := &Transport{
 		client:      o.HTTPClient,
 		timeout:     o.Timeout,
 		maxLine:     o.MaxLineSize,
 		concurrency: o.Concurrency,
 		inFlight:    o.InFlight,
+		compress:    o.Compression == "gzip",
 		level:       o.GzipLevel,
 		headers:     http.Header{},
 	}
@@ -326,9 +330,9 @@ func NewVictoriaLogsTransport(opts *VictoriaLogsOptions) (*VictoriaLogsTransport
 }
 
 // newEndpoint parses one URL and builds its query.
-func newEndpoint(raw string, o *VictoriaLogsOptions) (*vlEndpoint, error) {
+func newEndpoint(raw string, o *Options) (*vlEndpoint, error) {
 	bad := func(u, reason string) error {
-		return &VictoriaLogsOptionError{Field: "URLs", Value: u, Reason: reason}
+		return &output.OptionError{Name: "URLs", Value: u, Reason: reason}
 	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
@@ -498,10 +502,10 @@ func checkFieldName(f string) error {
 }
 
 // Name returns "victorialogs".
-func (t *VictoriaLogsTransport) Name() string { return "victorialogs" }
+func (t *Transport) Name() string { return "victorialogs" }
 
 // Endpoints returns the insert URLs, with their query and without credentials.
-func (t *VictoriaLogsTransport) Endpoints() []string {
+func (t *Transport) Endpoints() []string {
 	out := make([]string, len(t.endpoints))
 	for i, ep := range t.endpoints {
 		out[i] = ep.url
@@ -510,15 +514,15 @@ func (t *VictoriaLogsTransport) Endpoints() []string {
 }
 
 // Close closes the idle connections of the transport's own client.
-func (t *VictoriaLogsTransport) Close() error {
+func (t *Transport) Close() error {
 	if t.ownClient != nil {
 		t.ownClient.CloseIdleConnections()
 	}
 	return nil
 }
 
-// VictoriaLogsStats are a VictoriaLogsTransport's own counters, since it was created.
-type VictoriaLogsStats struct {
+// Stats are a Transport's own counters, since it was created.
+type Stats struct {
 	// Requests counts the HTTP requests sent; RequestErrors those that failed (network error
 	// or a status other than 2xx), and Failovers the failed ones that were sent again at once
 	// to another URL.
@@ -534,8 +538,8 @@ type VictoriaLogsStats struct {
 }
 
 // Stats returns the transport's counters.
-func (t *VictoriaLogsTransport) Stats() VictoriaLogsStats {
-	return VictoriaLogsStats{
+func (t *Transport) Stats() Stats {
+	return Stats{
 		Requests:      t.requests.Load(),
 		RequestErrors: t.requestErrors.Load(),
 		Failovers:     t.failovers.Load(),
@@ -546,9 +550,6 @@ func (t *VictoriaLogsTransport) Stats() VictoriaLogsStats {
 		Rejected:      t.rejected.Load(),
 	}
 }
-
-// isStreamField reports whether a top-level key is, or holds, a stream field.
-func (t *VictoriaLogsTransport) isStreamField(key string) bool { return holdsField(t.stream, key) }
 
 // minPart is the smallest part a batch is split into for concurrent requests.
 const minPart = 64 << 10
@@ -570,7 +571,7 @@ type part struct {
 // A batch of at least 128 KiB is split into up to Concurrency parts sent in parallel; Send
 // returns nil when all were delivered. Send may be called from several goroutines at once,
 // with different batches.
-func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
+func (t *Transport) Send(ctx context.Context, b *output.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -613,7 +614,7 @@ func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
 		case r.done[i]:
 		case p.err == nil:
 			r.done[i] = true
-		case IsPermanent(p.err):
+		case output.IsPermanent(p.err):
 			// Never sent again: the server refused these lines for good.
 			r.done[i] = true
 			t.rejected.Add(uint64(p.records))
@@ -644,12 +645,12 @@ func (t *VictoriaLogsTransport) Send(ctx context.Context, b *Batch) error {
 	return permanent
 }
 
-// MaxInFlight is VictoriaLogsOptions.InFlight (see PipelinedTransport).
-func (t *VictoriaLogsTransport) MaxInFlight() int { return t.inFlight }
+// MaxInFlight is Options.InFlight (see output.Pipelined).
+func (t *Transport) MaxInFlight() int { return t.inFlight }
 
 // limitLines returns data with every line longer than MaxLineSize cut (in a new slice), and
 // how many were cut. data itself is never modified.
-func (t *VictoriaLogsTransport) limitLines(data []byte) ([]byte, int) {
+func (t *Transport) limitLines(data []byte) ([]byte, int) {
 	var out []byte
 	n, start := 0, 0
 	for start < len(data) {
@@ -664,7 +665,7 @@ func (t *VictoriaLogsTransport) limitLines(data []byte) ([]byte, int) {
 				out = make([]byte, 0, len(data))
 				out = append(out, data[:start]...)
 			}
-			out = truncateLine(out, data[start:end], t.maxLine, t.isStreamField)
+			out = schema.Truncate(out, data[start:end], t.maxLine, t.stream...)
 			out = append(out, '\n')
 			n++
 		} else if out != nil {
@@ -679,7 +680,7 @@ func (t *VictoriaLogsTransport) limitLines(data []byte) ([]byte, int) {
 }
 
 // split cuts data at line boundaries into up to t.concurrency parts of at least minPart bytes.
-func (t *VictoriaLogsTransport) split(data []byte) []part {
+func (t *Transport) split(data []byte) []part {
 	n := min(t.concurrency, len(data)/minPart)
 	if n <= 1 {
 		return []part{{data: data, records: countLines(data)}}
@@ -708,10 +709,10 @@ func countLines(data []byte) int {
 }
 
 // sendPart compresses p and posts it to one URL, then to the next ones on a retryable error.
-func (t *VictoriaLogsTransport) sendPart(ctx context.Context, p *part) error {
+func (t *Transport) sendPart(ctx context.Context, p *part) error {
 	body := p.data
 	var buf *bytes.Buffer
-	if t.level > 0 {
+	if t.compress {
 		buf = t.getBuffer()
 		defer t.putBuffer(buf)
 		zw, _ := t.gzipPool.Get().(*gzip.Writer)
@@ -762,7 +763,7 @@ func (t *VictoriaLogsTransport) sendPart(ctx context.Context, p *part) error {
 		}
 		var se *statusError
 		if errors.As(err, &se) && (se.code == http.StatusBadRequest || se.code == http.StatusRequestEntityTooLarge) {
-			return Permanent(err) // the body itself: another URL would say the same
+			return output.Permanent(err) // the body itself: another URL would say the same
 		}
 		if n > 1 {
 			// Skip this URL for 0.5s, 1s, 2s, ... up to 30s while it keeps failing.
@@ -772,7 +773,7 @@ func (t *VictoriaLogsTransport) sendPart(ctx context.Context, p *part) error {
 	}
 	var se *statusError
 	if errors.As(err, &se) && !se.retryable() {
-		return Permanent(err)
+		return output.Permanent(err)
 	}
 	return err
 }
@@ -804,7 +805,7 @@ func (e *statusError) retryable() bool {
 // maxErrorBody bounds the part of an error response kept in the error.
 const maxErrorBody = 512
 
-func (t *VictoriaLogsTransport) post(ctx context.Context, ep *vlEndpoint, body []byte) error {
+func (t *Transport) post(ctx context.Context, ep *vlEndpoint, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	t.requests.Add(1)
@@ -814,7 +815,7 @@ func (t *VictoriaLogsTransport) post(ctx context.Context, ep *vlEndpoint, body [
 		return fmt.Errorf("victorialogs: POST %s: %v", ep.show, err)
 	}
 	req.Header.Set("Content-Type", "application/stream+json")
-	if t.level > 0 {
+	if t.compress {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
 	if ep.auth != "" {
@@ -868,7 +869,7 @@ func cleanMessage(b []byte) string {
 	return s
 }
 
-func (t *VictoriaLogsTransport) getBuffer() *bytes.Buffer {
+func (t *Transport) getBuffer() *bytes.Buffer {
 	if b, _ := t.bufPool.Get().(*bytes.Buffer); b != nil {
 		b.Reset()
 		return b
@@ -876,8 +877,22 @@ func (t *VictoriaLogsTransport) getBuffer() *bytes.Buffer {
 	return new(bytes.Buffer)
 }
 
-func (t *VictoriaLogsTransport) putBuffer(b *bytes.Buffer) {
+func (t *Transport) putBuffer(b *bytes.Buffer) {
 	if b.Cap() <= 4<<20 {
 		t.bufPool.Put(b)
 	}
+}
+
+// CheckGzipLevel reports whether level is a compress/gzip level that Options.GzipLevel
+// takes: gzip.HuffmanOnly (-2), gzip.DefaultCompression (-1), or 1 to 9. gzip.NoCompression
+// (0) is refused: it is Options.GzipLevel's "not set", and Compression "none" is the way to
+// send uncompressed bodies.
+func CheckGzipLevel(level int) error {
+	switch {
+	case level == gzip.NoCompression:
+		return errors.New("0 is gzip.NoCompression: to send uncompressed bodies, set the compression to none")
+	case level < gzip.HuffmanOnly || level > gzip.BestCompression:
+		return errors.New("want 1 to 9, -1 (gzip's default level, 6) or -2 (Huffman only)")
+	}
+	return nil
 }

@@ -1,31 +1,28 @@
-package handlers
+package schema
 
 import (
 	"bytes"
 	"encoding/json"
+	"go.vlog.dev/internal/jsonstr"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// TruncatedKey is the field added to a record that was cut to fit a size limit; its value is
-// the size of the original record in bytes, without the newline.
-const TruncatedKey = "vlog_truncated"
-
-// TruncateRecord appends to dst rec, one record of the JSONHandler without its newline, cut to
-// at most max bytes the way VictoriaLogsTransport cuts a record longer than MaxLineSize (see
-// its Send): the schema's fields and those named in keep (the stream fields) are kept, then
-// the other fields while they fit, and "vlog_truncated" says how long rec was. For transports
-// whose destination has a line limit of its own (Fluent Bit's http output to VictoriaLogs
-// sends lines as they come). max should be at least 1 KiB. rec itself is not modified.
-func TruncateRecord(dst, rec []byte, max int, keep ...string) []byte {
-	return truncateLine(dst, rec, max, func(k string) bool { return holdsField(keep, k) })
+// Truncate appends to dst rec, one record without its newline, cut to at most max bytes: the
+// schema's fields and those named in keep (the stream fields) are kept, then the other fields
+// while they fit, and Truncated ("vlog_truncated") says how long rec was. For transports whose
+// destination has a line limit (VictoriaLogs drops a line over 256 KiB; Fluent Bit's http
+// output to VictoriaLogs sends lines as they come). max should be at least 1 KiB. rec itself
+// is not modified.
+func Truncate(dst, rec []byte, max int, keep ...string) []byte {
+	return truncateLine(dst, rec, max, func(k string) bool { return HoldsField(keep, k) })
 }
 
-// holdsField reports whether the top-level key is one of fields or an object holding one
+// HoldsField reports whether the top-level key is one of fields or an object holding one
 // (fields are dotted paths, as VictoriaLogs flattens objects).
-func holdsField(fields []string, key string) bool {
+func HoldsField(fields []string, key string) bool {
 	for _, f := range fields {
 		if f == key || strings.HasPrefix(f, key) && len(f) > len(key) && f[len(key)] == '.' {
 			return true
@@ -47,18 +44,20 @@ func holdsField(fields []string, key string) bool {
 // never writes one) becomes a record of level error that says so, with the same marker.
 func truncateLine(dst, line []byte, max int, keep func(string) bool) []byte {
 	marker := make([]byte, 0, 40)
-	marker = append(marker, `"`+TruncatedKey+`":`...)
+	marker = append(marker, `"`+Truncated+`":`...)
 	marker = strconv.AppendInt(marker, int64(len(line)), 10)
 	marker = append(marker, '}')
 
 	members, ok := parseMembers(line)
 	if !ok {
-		const msg = `,"level":"error","msg":"vlog: a record that is not a JSON object was left out",`
+		const msg = `,"` + Level + `":"error","` + Message + `":"vlog: a record that is not a JSON object was left out",`
 		if max < 64+len(msg)+len(marker) {
 			return append(append(dst, '{'), marker...)
 		}
-		dst = append(dst, `{"event_time":`...)
-		dst = appendTime(dst, time.Now())
+		dst = append(dst, `{"`+EventTime+`":`...)
+		dst = append(dst, '"')
+		dst = time.Now().UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000000Z")
+		dst = append(dst, '"')
 		dst = append(dst, msg...)
 		return append(dst, marker...)
 	}
@@ -81,14 +80,14 @@ func truncateLine(dst, line []byte, max int, keep func(string) bool) []byte {
 	for i := range members {
 		m := &members[i]
 		switch {
-		case m.name == "msg":
+		case m.name == Message:
 			msg = m
-		case m.name == TruncatedKey:
+		case m.name == Truncated:
 			m.skip = true
-		case reserved(m.name) || keep(m.name):
+		case Reserved(m.name) || keep(m.name):
 			place(m, keptMax(max))
 		}
-		m.done = m.skip || m.name == "msg" || reserved(m.name) || keep(m.name)
+		m.done = m.skip || m.name == Message || Reserved(m.name) || keep(m.name)
 	}
 	if msg != nil {
 		place(msg, max/2)
@@ -183,4 +182,11 @@ func cutString(s string, limit int) []byte {
 		// Escapes make the encoding longer than the string: shrink in proportion.
 		k = max(0, min(k-1, k*(limit-2)/(len(enc)-2)))
 	}
+}
+
+// appendString appends s as a quoted JSON string.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = jsonstr.AppendEscaped(dst, s, false)
+	return append(dst, '"')
 }

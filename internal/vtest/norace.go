@@ -1,5 +1,5 @@
 //go:build !race
 
-package handlers
+package vtest
 
 const raceEnabled = false

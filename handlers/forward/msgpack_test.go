@@ -1,4 +1,4 @@
-package handlers
+package forward
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+	"go.vlog.dev/internal/vtest"
 )
 
 // jsonOracle decodes js with encoding/json, numbers kept as json.Number.
@@ -268,7 +269,7 @@ func TestTranscodeAllocs(t *testing.T) {
 	rec := []byte(`{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"order created","service":"order-api","env":"prod","version":"1.4.2","request_id":"req-7f3a9c2e4b1d","order_id":"ord-8f14e45fceea","user_id":4242,"amount":19.99,"items":3,"duration":42000000,"ok":true,"tags":["a","b"],"esc":"line\nbreak é","g":{"x":null}}` + "\n")
 	var tr jsonTranscoder
 	buf := make([]byte, 0, 4096)
-	wantAllocs(t, 0, func() {
+	vtest.WantAllocs(t, 0, func() {
 		if _, _, _, err := tr.appendRecord(buf[:0], rec); err != nil {
 			t.Fatal(err)
 		}

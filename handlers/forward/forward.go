@@ -1,6 +1,12 @@
-package handlers
+// Package forward is the Fluent forward protocol transport: batches of vlog's JSON records
+// sent to a Fluent Bit or Fluentd forward input (the FireLens router on ECS) as PackedForward
+// messages, optionally gzip-compressed and acknowledged. It plugs into
+// go.vlog.dev/handlers/output as an output.Transport; docs/forward.md has the measurements.
+package forward
 
 import (
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/schema"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -19,9 +25,9 @@ import (
 	"time"
 )
 
-// ForwardOptions configure a ForwardTransport. The zero value means the defaults stated per
+// Options configure a Transport. The zero value means the defaults stated per
 // field, except Address, which is required.
-type ForwardOptions struct {
+type Options struct {
 	// Network is "tcp" (default) or "unix".
 	Network string
 	// Address is host:port for tcp (FLUENT_HOST:FLUENT_PORT on ECS) or the socket's path for
@@ -35,13 +41,13 @@ type ForwardOptions struct {
 	// container's configured output only when the tag starts with "<containerName>-firelens";
 	// vlog builds that default. Default here "vlog".
 	Tag string
-	// DisableAck turns the acknowledgements off. By default every message carries the chunk
-	// option and a batch counts as delivered only when the router answered {"ack": chunk}; a
-	// missing ack makes the batch go again (records may then arrive twice, never go missing).
-	// Without acks a batch counts as delivered once the kernel took it: the records in flight
-	// when the router dies or resets the connection are lost without notice (at most one
-	// batch, plus what the router had read but not yet stored).
-	DisableAck bool
+	// Ack asks the router to acknowledge every message. Default (nil) true: every message
+	// carries the chunk option and a batch counts as delivered only when the router answered
+	// {"ack": chunk}; a missing ack makes the batch go again (records may then arrive twice,
+	// never go missing). With false a batch counts as delivered once the kernel took it: the
+	// records in flight when the router dies or resets the connection are lost without
+	// notice (at most one batch, plus what the router had read but not yet stored).
+	Ack *bool
 	// Compression is "none" (default; "" too) or "gzip" (CompressedPackedForward, level 1).
 	// Compression costs the application CPU per record and the router CPU to decompress; on a
 	// loopback connection (FireLens in awsvpc mode) it gains nothing. Use it when the router
@@ -59,22 +65,22 @@ type ForwardOptions struct {
 	MaxMessageSize int
 	// Dial, if set, opens the connection instead of a net.Dialer (tests, proxies).
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
-	// MaxLineSize cuts a record whose JSON line is longer, with TruncateRecord (the schema's
+	// MaxLineSize cuts a record whose JSON line is longer, with schema.Truncate (the schema's
 	// fields kept, "vlog_truncated" added), before it is sent. Default
-	// DefaultMaxLineSize (64 KiB): the router's http output passes records on to
+	// schema.DefaultMaxLineSize (64 KiB): the router's http output passes records on to
 	// VictoriaLogs line by line, and VictoriaLogs drops a line over 256 KiB (v1.26 also loses
-	// the lines after it in the same request). Negative: never cut.
+	// the lines after it in the same request). 1 KiB to 256 KiB (schema.CheckMaxLineSize).
 	MaxLineSize int
 }
 
-// DefaultForwardTimeout is ForwardOptions.Timeout's default.
-const DefaultForwardTimeout = 5 * time.Second
+// DefaultTimeout is Options.Timeout's default.
+const DefaultTimeout = 5 * time.Second
 
-// DefaultForwardMaxMessageSize is ForwardOptions.MaxMessageSize's default: Fluent Bit's
+// DefaultMaxMessageSize is Options.MaxMessageSize's default: Fluent Bit's
 // in_forward buffer_max_size.
-const DefaultForwardMaxMessageSize = 6144000
+const DefaultMaxMessageSize = 6144000
 
-// ForwardTransport is a Transport that delivers batches to a Fluent Bit or Fluentd forward
+// Transport is an output.Transport that delivers batches to a Fluent Bit or Fluentd forward
 // input (the FireLens router on ECS) over the Fluent forward protocol v1.
 //
 // Each batch of JSON lines is transcoded, on the buffer's background goroutine, into one
@@ -107,8 +113,9 @@ const DefaultForwardMaxMessageSize = 6144000
 // CPU against 1.4-1.9 us for a record in a PackedForward batch; and its sync mode blocks the
 // caller while the router is away. So the library writes the framing itself on a net.Conn and
 // depends on no Fluent client.
-type ForwardTransport struct {
-	opts   ForwardOptions
+type Transport struct {
+	opts   Options
+	ack    bool    // opts.Ack, resolved
 	prefix [8]byte // random per transport, first part of every chunk id
 
 	conn   net.Conn
@@ -134,32 +141,35 @@ type fwdMessage struct {
 	chunk   string
 }
 
-var _ Transport = (*ForwardTransport)(nil)
+var _ output.Transport = (*Transport)(nil)
 
-// NewForwardTransport checks opts and returns a transport. It does not connect: the first
+// New checks opts and returns a transport. It does not connect: the first
 // Send does.
-func NewForwardTransport(opts *ForwardOptions) (*ForwardTransport, error) {
-	var o ForwardOptions
+func New(opts *Options) (*Transport, error) {
+	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	bad := func(name, value, reason string) error {
+		return &output.OptionError{Name: name, Value: value, Reason: reason}
 	}
 	switch o.Network {
 	case "":
 		o.Network = "tcp"
 	case "tcp", "tcp4", "tcp6", "unix":
 	default:
-		return nil, fmt.Errorf("vlog: forward: network %q: want tcp or unix", o.Network)
+		return nil, bad("Network", o.Network, "want tcp or unix")
 	}
 	if o.Address == "" {
-		return nil, errors.New("vlog: forward: no address")
+		return nil, bad("Address", "", "the router's address is needed")
 	}
 	if o.Network != "unix" {
 		host, port, err := net.SplitHostPort(o.Address)
 		if err != nil {
-			return nil, fmt.Errorf("vlog: forward: address %q: want host:port", o.Address)
+			return nil, bad("Address", o.Address, "want host:port")
 		}
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
-			return nil, fmt.Errorf("vlog: forward: address %q: want a host and a port in 1..65535", o.Address)
+			return nil, bad("Address", o.Address, "want a host and a port in 1..65535")
 		}
 		if o.TLS != nil && o.TLS.ServerName == "" && !o.TLS.InsecureSkipVerify {
 			o.TLS = o.TLS.Clone()
@@ -171,24 +181,30 @@ func NewForwardTransport(opts *ForwardOptions) (*ForwardTransport, error) {
 		o.Compression = "none"
 	case "gzip":
 	default:
-		return nil, fmt.Errorf("vlog: forward: compression %q: want none or gzip", o.Compression)
+		return nil, bad("Compression", o.Compression, "want none or gzip")
 	}
 	if o.Tag == "" {
 		o.Tag = "vlog"
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultForwardTimeout
+	switch {
+	case o.Timeout == 0:
+		o.Timeout = DefaultTimeout
+	case o.Timeout < 0:
+		return nil, bad("Timeout", o.Timeout.String(), "want a positive duration")
 	}
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = DefaultForwardMaxMessageSize
+	switch {
+	case o.MaxMessageSize == 0:
+		o.MaxMessageSize = DefaultMaxMessageSize
+	case o.MaxMessageSize < 4096+len(o.Tag):
+		return nil, bad("MaxMessageSize", strconv.Itoa(o.MaxMessageSize), "want at least "+strconv.Itoa(4096+len(o.Tag)))
 	}
 	if o.MaxLineSize == 0 {
-		o.MaxLineSize = DefaultMaxLineSize
+		o.MaxLineSize = schema.DefaultMaxLineSize
 	}
-	if min := 4096 + len(o.Tag); o.MaxMessageSize < min {
-		return nil, fmt.Errorf("vlog: forward: MaxMessageSize %d: want at least %d", o.MaxMessageSize, min)
+	if err := schema.CheckMaxLineSize(o.MaxLineSize); err != nil {
+		return nil, bad("MaxLineSize", strconv.Itoa(o.MaxLineSize), err.Error())
 	}
-	t := &ForwardTransport{opts: o, now: time.Now}
+	t := &Transport{opts: o, ack: o.Ack == nil || *o.Ack, now: time.Now}
 	if _, err := rand.Read(t.prefix[:]); err != nil {
 		return nil, fmt.Errorf("vlog: forward: chunk id prefix: %w", err)
 	}
@@ -196,10 +212,10 @@ func NewForwardTransport(opts *ForwardOptions) (*ForwardTransport, error) {
 }
 
 // Name returns "forward".
-func (t *ForwardTransport) Name() string { return "forward" }
+func (t *Transport) Name() string { return "forward" }
 
 // Close closes the connection. A Send after Close fails.
-func (t *ForwardTransport) Close() error {
+func (t *Transport) Close() error {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()
@@ -207,7 +223,7 @@ func (t *ForwardTransport) Close() error {
 	return nil
 }
 
-func (t *ForwardTransport) closeConn() {
+func (t *Transport) closeConn() {
 	if t.conn != nil {
 		_ = t.conn.Close()
 		t.conn = nil
@@ -217,11 +233,11 @@ func (t *ForwardTransport) closeConn() {
 var errForwardClosed = errors.New("vlog: forward: transport closed")
 
 // Send transcodes b into forward messages and writes them; with acks, it waits for each
-// message's ack. See ForwardTransport for the guarantees. On any error the connection is closed
+// message's ack. See Transport for the guarantees. On any error the connection is closed
 // and the error returned, for the buffer to retry. Send returns promptly when ctx is done (the
 // connection's deadlines are moved to the past). Calls to Send must not overlap; BufferedOutput
-// and FallbackTransport make one at a time.
-func (t *ForwardTransport) Send(ctx context.Context, b *Batch) error {
+// and output.Fallback make one at a time.
+func (t *Transport) Send(ctx context.Context, b *output.Batch) error {
 	t.mu.Lock()
 	closed := t.closed
 	t.mu.Unlock()
@@ -243,7 +259,7 @@ func (t *ForwardTransport) Send(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-func (t *ForwardTransport) send(ctx context.Context) error {
+func (t *Transport) send(ctx context.Context) error {
 	if t.conn != nil && !t.fresh && !t.alive() {
 		t.closeConn()
 	}
@@ -269,7 +285,7 @@ func (t *ForwardTransport) send(ctx context.Context) error {
 			return err
 		}
 	}
-	if t.opts.DisableAck {
+	if !t.ack {
 		return nil
 	}
 	for i := range t.msgs {
@@ -287,7 +303,7 @@ func (t *ForwardTransport) send(ctx context.Context) error {
 
 // deadline returns now+Timeout, or ctx's deadline if earlier, unless ctx was canceled: then
 // it reports false. Called with mu held.
-func (t *ForwardTransport) deadline(ctx context.Context) (time.Time, bool) {
+func (t *Transport) deadline(ctx context.Context) (time.Time, bool) {
 	if t.canceled {
 		return time.Time{}, false
 	}
@@ -302,7 +318,7 @@ func (t *ForwardTransport) deadline(ctx context.Context) (time.Time, bool) {
 // a stretch without progress, not the whole message.
 const writeChunk = 1 << 20
 
-func (t *ForwardTransport) write(ctx context.Context, p []byte) error {
+func (t *Transport) write(ctx context.Context, p []byte) error {
 	for len(p) > 0 {
 		n := min(len(p), writeChunk)
 		t.mu.Lock()
@@ -329,7 +345,7 @@ func (t *ForwardTransport) write(ctx context.Context, p []byte) error {
 // alive reports whether the idle connection can still be written: the router has not closed
 // or reset it and, on a plain connection, has sent nothing (a forward input sends nothing but
 // acks, and none is due). It peeks at the socket without blocking (see peek).
-func (t *ForwardTransport) alive() bool {
+func (t *Transport) alive() bool {
 	c := t.conn
 	plain := true
 	if tc, ok := c.(*tls.Conn); ok {
@@ -349,7 +365,7 @@ func (t *ForwardTransport) alive() bool {
 	return !closed && !(plain && data)
 }
 
-func (t *ForwardTransport) dial(ctx context.Context) error {
+func (t *Transport) dial(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
 	defer cancel()
 	var conn net.Conn
@@ -378,7 +394,7 @@ func (t *ForwardTransport) dial(ctx context.Context) error {
 var errAckMismatch = errors.New("ack for another chunk")
 
 // readAck reads one ack and checks it answers chunk.
-func (t *ForwardTransport) readAck(ctx context.Context, chunk string) error {
+func (t *Transport) readAck(ctx context.Context, chunk string) error {
 	for {
 		if id, n, ok, err := parseAck(t.ackBuf); err != nil {
 			return fmt.Errorf("ack: %w", err)
@@ -465,7 +481,7 @@ func parseStr(b []byte, i int) ([]byte, int, bool, error) {
 }
 
 // encode transcodes b into t.msgs.
-func (t *ForwardTransport) encode(b *Batch) {
+func (t *Transport) encode(b *output.Batch) {
 	for i := range t.msgs {
 		t.msgs[i].buf, t.msgs[i].records = t.msgs[i].buf[:0], 0
 	}
@@ -488,13 +504,13 @@ func (t *ForwardTransport) encode(b *Batch) {
 		var err error
 		rest := in
 		src, after := in, []byte(nil)
-		if max := t.opts.MaxLineSize; max > 0 && len(in) > max {
+		if max := t.opts.MaxLineSize; len(in) > max {
 			n := bytes.IndexByte(in, '\n')
 			if n < 0 {
 				n = len(in)
 			}
 			if n > max {
-				t.trunc = append(TruncateRecord(t.trunc[:0], in[:n], max), '\n')
+				t.trunc = append(schema.Truncate(t.trunc[:0], in[:n], max), '\n')
 				src = t.trunc
 				if n < len(in) {
 					after = in[n+1:]
@@ -542,7 +558,7 @@ func (t *ForwardTransport) encode(b *Batch) {
 
 // newMessage adds a message to t.msgs, with its header (array, tag, bin32 header) written, and
 // returns its index.
-func (t *ForwardTransport) newMessage() int {
+func (t *Transport) newMessage() int {
 	if len(t.msgs) < cap(t.msgs) {
 		t.msgs = t.msgs[:len(t.msgs)+1]
 	} else {
@@ -556,7 +572,7 @@ func (t *ForwardTransport) newMessage() int {
 }
 
 // finish writes the bin length and the options of m, compressing the entries if asked.
-func (t *ForwardTransport) finish(i int) {
+func (t *Transport) finish(i int) {
 	m := &t.msgs[i]
 	head := 1 + strHeaderLen(len(t.opts.Tag)) + len(t.opts.Tag) + 5
 	if t.opts.Compression == "gzip" {
@@ -575,7 +591,7 @@ func (t *ForwardTransport) finish(i int) {
 	}
 	binary.BigEndian.PutUint32(m.buf[head-4:], uint32(len(m.buf)-head))
 	nopts := 1
-	if !t.opts.DisableAck {
+	if t.ack {
 		nopts++
 	}
 	if t.opts.Compression == "gzip" {
@@ -583,7 +599,7 @@ func (t *ForwardTransport) finish(i int) {
 	}
 	m.buf = append(m.buf, 0x80|byte(nopts), 0xa4, 's', 'i', 'z', 'e')
 	m.buf = appendMsgpackUint(m.buf, uint64(m.records))
-	if !t.opts.DisableAck {
+	if t.ack {
 		m.chunk = t.chunkID(i)
 		m.buf = appendMsgpackString(append(m.buf, 0xa5, 'c', 'h', 'u', 'n', 'k'), m.chunk)
 	}
@@ -593,7 +609,7 @@ func (t *ForwardTransport) finish(i int) {
 }
 
 // chunkID returns the chunk id of message part of the batch being sent.
-func (t *ForwardTransport) chunkID(part int) string {
+func (t *Transport) chunkID(part int) string {
 	var id [18]byte
 	copy(id[:8], t.prefix[:])
 	binary.BigEndian.PutUint64(id[8:], t.seq)
@@ -603,7 +619,7 @@ func (t *ForwardTransport) chunkID(part int) string {
 
 // appendOversize appends, instead of a record too large for one message, an entry saying so,
 // with the start of the record.
-func (t *ForwardTransport) appendOversize(dst []byte, et eventTime, size int) []byte {
+func (t *Transport) appendOversize(dst []byte, et eventTime, size int) []byte {
 	dst = appendEventTime(append(dst, 0x92), et)
 	dst = append(dst, 0x83)
 	dst = appendMsgpackString(dst, "level")

@@ -1,5 +1,5 @@
 //go:build race
 
-package redact_test
+package vtest
 
 const raceEnabled = true

@@ -1,4 +1,4 @@
-package handlers
+package output
 
 import (
 	"context"
@@ -6,8 +6,9 @@ import (
 )
 
 // WriterTransport is a Transport that writes each batch to an io.Writer with one Write call:
-// stdout behind a BufferedOutput, so that a slow or blocked log pipe cannot stall the service.
-// A failed write is retried by the buffer, so a record may appear twice after a partial write.
+// stdout, either directly (Direct) or behind a Buffered output, so that a slow or blocked log
+// pipe cannot stall the service. A failed write behind a Buffered output is retried, so a
+// record may appear twice after a partial write.
 type WriterTransport struct {
 	name string
 	w    io.Writer
@@ -32,8 +33,15 @@ func (t *WriterTransport) Send(ctx context.Context, b *Batch) error {
 	return err
 }
 
-// Close does nothing: the writer belongs to the caller.
-func (t *WriterTransport) Close() error { return nil }
+// Close calls Sync on the writer if it has one (an *os.File does); the writer itself is not
+// closed: it belongs to the caller.
+func (t *WriterTransport) Close() error {
+	if s, ok := t.w.(interface{ Sync() error }); ok {
+		// Sync on a pipe or terminal fails with EINVAL; that is not a delivery failure.
+		_ = s.Sync()
+	}
+	return nil
+}
 
 // Name returns the name given to NewWriterTransport.
 func (t *WriterTransport) Name() string { return t.name }

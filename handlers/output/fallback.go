@@ -1,4 +1,4 @@
-package handlers
+package output
 
 import (
 	"context"
@@ -16,7 +16,7 @@ const (
 	DefaultFallbackProbeTimeout  = 1 * time.Second
 )
 
-// FallbackOptions configure a FallbackTransport. The zero value means the defaults stated per
+// FallbackOptions configure a Fallback. The zero value means the defaults stated per
 // field.
 type FallbackOptions struct {
 	// After is how long the primary must have been failing, counted from the start of the first
@@ -31,35 +31,27 @@ type FallbackOptions struct {
 	// most this much. Default DefaultFallbackProbeTimeout (1s).
 	ProbeTimeout time.Duration
 
-	// Notice encodes the record written into the stream at each switch, in the first batch
-	// delivered after it (JSONHandler.EncodeNotice fits). The record is not counted in the
-	// output's Stats. Default nil: no record.
-	Notice func(dst []byte, level slog.Level, msg string, attrs ...slog.Attr) []byte
 	// LastResort, if set, takes a batch that both the primary and the secondary failed, while
 	// on the secondary (e.g. NewWriterTransport("stdout", os.Stdout), where the container
 	// runtime keeps it): Send then returns nil, so the records leave the buffer. Default nil:
 	// the batch stays in the buffer and is sent again.
 	LastResort Transport
 
-	// OnSwitch is called at each switch, on the goroutine calling Send, with the names of the
-	// transports and, when switching to the secondary, the primary's last error (nil when
-	// switching back). It must not block. Default nil.
-	OnSwitch func(from, to string, reason error)
 }
 
-// FallbackTransport sends batches through a primary transport (the FireLens router, over the
+// Fallback sends batches through a primary transport (the FireLens router, over the
 // forward protocol) and, while the primary is down, through a secondary one (VictoriaLogs
 // directly). Both receive the same bytes (JSON lines); each encodes them for its own wire.
 //
 // The rules:
 //   - A batch goes to the primary. When the primary fails, the error is returned (the
-//     BufferedOutput backs off and sends the batch again) until the primary has been failing
+//     Buffered backs off and sends the batch again) until the primary has been failing
 //     for After; then the batch, and those that follow, go to the secondary.
 //   - While on the secondary, every ProbeInterval one batch is offered to the primary first
 //     (for at most ProbeTimeout); when the primary takes it, traffic switches back.
 //   - A batch the primary refuses for good (a Permanent error) is offered to the secondary
 //     once, whatever the state.
-//   - When both fail, Send returns the error: the records stay in the BufferedOutput's
+//   - When both fail, Send returns the error: the records stay in the Buffered's
 //     bounded buffer and are sent again; what does not fit is dropped and counted there.
 //     With LastResort set, the batch is written there instead and Send returns nil.
 //
@@ -68,13 +60,14 @@ type FallbackOptions struct {
 // acknowledge (a timeout, a connection reset before the ack) is then also sent to the
 // secondary.
 //
-// Each switch calls OnSwitch and, with Notice set, writes one record (level warn when falling
+// Each switch calls Hooks.OnSwitch and, with Hooks.Notice set, writes one record (level warn when falling
 // back, info when switching back) with the fields vlog_fallback_from, vlog_fallback_to and
 // vlog_fallback_reason into the first batch delivered after it. Status reports the state.
-type FallbackTransport struct {
+type Fallback struct {
 	primary, secondary Transport
 	opts               FallbackOptions
-	now                func() time.Time // the clock; tests replace it
+	hooks              Hooks
+	clock              Clock
 
 	// Touched by Send only.
 	failingSince time.Time // start of the first failed attempt in a row on the primary
@@ -87,9 +80,9 @@ type FallbackTransport struct {
 	status FallbackStatus
 }
 
-var _ Transport = (*FallbackTransport)(nil)
+var _ Transport = (*Fallback)(nil)
 
-// FallbackStatus is the state of a FallbackTransport.
+// FallbackStatus is the state of a Fallback.
 type FallbackStatus struct {
 	// Active names the transport batches go to now.
 	Active string
@@ -105,9 +98,10 @@ type FallbackStatus struct {
 	LastResort uint64
 }
 
-// NewFallbackTransport returns a transport that sends through primary and falls back to
-// secondary. It owns both: Close closes them.
-func NewFallbackTransport(primary, secondary Transport, opts *FallbackOptions) *FallbackTransport {
+// NewFallback returns a transport that sends through primary and falls back to
+// secondary. It owns both: Close closes them. hooks.Notice encodes the switch records,
+// hooks.OnSwitch hears of every switch, hooks.Clock times them.
+func NewFallback(primary, secondary Transport, opts *FallbackOptions, hooks Hooks) *Fallback {
 	var o FallbackOptions
 	if opts != nil {
 		o = *opts
@@ -121,23 +115,31 @@ func NewFallbackTransport(primary, secondary Transport, opts *FallbackOptions) *
 	if o.ProbeTimeout <= 0 {
 		o.ProbeTimeout = DefaultFallbackProbeTimeout
 	}
-	t := &FallbackTransport{primary: primary, secondary: secondary, opts: o, now: time.Now}
+	t := &Fallback{primary: primary, secondary: secondary, opts: o, hooks: hooks, clock: hooks.clock()}
 	t.status.Active = primary.Name()
 	return t
 }
 
 // Name returns "<primary>+<secondary>", e.g. "forward+victorialogs".
-func (t *FallbackTransport) Name() string { return t.primary.Name() + "+" + t.secondary.Name() }
+func (t *Fallback) Name() string { return t.primary.Name() + "+" + t.secondary.Name() }
 
-// Status returns the transport's state.
-func (t *FallbackTransport) Status() FallbackStatus {
+// FallbackReporter is implemented by a Transport that falls back from one destination to
+// another (Fallback): Buffered puts its status in Stats.Fallback.
+type FallbackReporter interface {
+	FallbackStatus() FallbackStatus
+}
+
+var _ FallbackReporter = (*Fallback)(nil)
+
+// FallbackStatus returns the transport's state.
+func (t *Fallback) FallbackStatus() FallbackStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.status
 }
 
 // Close closes both transports, and the last resort.
-func (t *FallbackTransport) Close() error {
+func (t *Fallback) Close() error {
 	err := errors.Join(t.primary.Close(), t.secondary.Close())
 	if t.opts.LastResort != nil {
 		err = errors.Join(err, t.opts.LastResort.Close())
@@ -145,9 +147,9 @@ func (t *FallbackTransport) Close() error {
 	return err
 }
 
-// Send delivers b through the active transport (see FallbackTransport).
-func (t *FallbackTransport) Send(ctx context.Context, b *Batch) error {
-	start := t.now()
+// Send delivers b through the active transport (see Fallback).
+func (t *Fallback) Send(ctx context.Context, b *Batch) error {
+	start := t.clock.Now()
 	if !t.onFallback() {
 		err := t.primary.Send(ctx, t.withPending(b))
 		if err == nil {
@@ -164,11 +166,11 @@ func (t *FallbackTransport) Send(ctx context.Context, b *Batch) error {
 		if t.failingSince.IsZero() {
 			t.failingSince = start
 		}
-		if t.opts.After > 0 && t.now().Sub(t.failingSince) < t.opts.After {
+		if t.opts.After > 0 && t.clock.Now().Sub(t.failingSince) < t.opts.After {
 			return err
 		}
 		t.switchTo(true, err)
-	} else if !t.now().Before(t.nextProbe) {
+	} else if !t.clock.Now().Before(t.nextProbe) {
 		pctx, cancel := context.WithTimeout(ctx, t.opts.ProbeTimeout)
 		err := t.primary.Send(pctx, t.withPending(b))
 		cancel()
@@ -180,7 +182,7 @@ func (t *FallbackTransport) Send(ctx context.Context, b *Batch) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		t.nextProbe = t.now().Add(t.opts.ProbeInterval)
+		t.nextProbe = t.clock.Now().Add(t.opts.ProbeInterval)
 	}
 	err := t.secondary.Send(ctx, t.withPending(b))
 	if err == nil {
@@ -205,7 +207,7 @@ func (t *FallbackTransport) Send(ctx context.Context, b *Batch) error {
 }
 
 // rescue offers a batch that the primary refused for good to the secondary.
-func (t *FallbackTransport) rescue(ctx context.Context, b *Batch, perr error) error {
+func (t *Fallback) rescue(ctx context.Context, b *Batch, perr error) error {
 	err := t.secondary.Send(ctx, t.withPending(b))
 	if err == nil {
 		t.delivered()
@@ -214,19 +216,19 @@ func (t *FallbackTransport) rescue(ctx context.Context, b *Batch, perr error) er
 	return Permanent(fmt.Errorf("%w (%s: %v)", perr, t.secondary.Name(), err))
 }
 
-func (t *FallbackTransport) onFallback() bool {
+func (t *Fallback) onFallback() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.status.OnFallback
 }
 
-// switchTo records a switch, queues its notice and calls OnSwitch.
-func (t *FallbackTransport) switchTo(fallback bool, reason error) {
+// switchTo records a switch, queues its notice and calls Hooks.OnSwitch.
+func (t *Fallback) switchTo(fallback bool, reason error) {
 	from, to := t.primary.Name(), t.secondary.Name()
 	if !fallback {
 		from, to = to, from
 	}
-	now := t.now()
+	now := t.clock.Now()
 	t.mu.Lock()
 	t.status.Active = to
 	t.status.OnFallback = fallback
@@ -241,7 +243,7 @@ func (t *FallbackTransport) switchTo(fallback bool, reason error) {
 	} else {
 		t.failingSince = time.Time{}
 	}
-	if t.opts.Notice != nil {
+	if t.hooks.Notice != nil {
 		level, msg := slog.LevelInfo, fmt.Sprintf("vlog: %s reachable again, sending through it", to)
 		attrs := []slog.Attr{slog.String("vlog_fallback_from", from), slog.String("vlog_fallback_to", to)}
 		if fallback {
@@ -250,16 +252,16 @@ func (t *FallbackTransport) switchTo(fallback bool, reason error) {
 				now.Sub(t.failingSince).Round(time.Millisecond), to)
 			attrs = append(attrs, slog.String("vlog_fallback_reason", reason.Error()))
 		}
-		t.pending = t.opts.Notice(t.pending, level, msg, attrs...)
+		t.pending = t.hooks.Notice(t.pending, level, msg, attrs...)
 		t.pendingN++
 	}
-	if t.opts.OnSwitch != nil {
-		t.opts.OnSwitch(from, to, reason)
+	if t.hooks.OnSwitch != nil {
+		t.hooks.OnSwitch(from, to, reason)
 	}
 }
 
 // withPending returns b, or a copy of b with the pending notices appended.
-func (t *FallbackTransport) withPending(b *Batch) *Batch {
+func (t *Fallback) withPending(b *Batch) *Batch {
 	if t.pendingN == 0 {
 		return b
 	}
@@ -270,7 +272,7 @@ func (t *FallbackTransport) withPending(b *Batch) *Batch {
 }
 
 // delivered forgets the pending notices after a delivery that carried them.
-func (t *FallbackTransport) delivered() {
+func (t *Fallback) delivered() {
 	t.pending, t.pendingN = t.pending[:0], 0
 	if cap(t.scratch.Data) > 4<<20 {
 		t.scratch.Data = nil

@@ -1,4 +1,4 @@
-package handlers
+package forward
 
 import (
 	"bytes"
@@ -25,6 +25,10 @@ import (
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/schema"
+	"go.vlog.dev/internal/vtest"
 )
 
 // fwdMsg is one forward message as the test server decoded it.
@@ -268,8 +272,8 @@ func readFwdMsg(r *msgp.Reader) (fwdMsg, error) {
 }
 
 // lines makes a batch of n JSON records with a sequence number and a fixed time.
-func lines(n, pad int) *Batch {
-	var b Batch
+func lines(n, pad int) *output.Batch {
+	var b output.Batch
 	for i := range n {
 		b.Data = fmt.Appendf(b.Data, `{"event_time":"2026-11-22T02:55:54.%09dZ","level":"info","msg":"m","seq":%d,"pad":"%s"}`+"\n",
 			i, i, strings.Repeat("x", pad))
@@ -279,9 +283,9 @@ func lines(n, pad int) *Batch {
 	return &b
 }
 
-func newTestForward(t *testing.T, o ForwardOptions) *ForwardTransport {
+func newTestForward(t *testing.T, o Options) *Transport {
 	t.Helper()
-	tr, err := NewForwardTransport(&o)
+	tr, err := New(&o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +297,7 @@ func TestForwardFraming(t *testing.T) {
 	for _, comp := range []string{"none", "gzip"} {
 		t.Run(comp, func(t *testing.T) {
 			s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
-			tr := newTestForward(t, ForwardOptions{Address: s.addr(), Tag: "app-firelens-123", Compression: comp})
+			tr := newTestForward(t, Options{Address: s.addr(), Tag: "app-firelens-123", Compression: comp})
 			b := lines(3, 10)
 			b.Data = append(b.Data, "not json\n"...)
 			b.Data = append(b.Data, `{"event_time":"bad","n":-5,"f":1.5,"o":{"a":[true,null]}}`+"\n"...)
@@ -362,7 +366,7 @@ func TestForwardSplit(t *testing.T) {
 			s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
 			var rc *recordingConn
 			const max = 8192
-			tr := newTestForward(t, ForwardOptions{Address: s.addr(), Compression: comp, MaxMessageSize: max,
+			tr := newTestForward(t, Options{Address: s.addr(), Compression: comp, MaxMessageSize: max,
 				Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 					if err != nil {
@@ -433,7 +437,7 @@ func TestForwardAckFailures(t *testing.T) {
 	for _, mode := range []string{"noack", "wrongack", "close"} {
 		t.Run(mode, func(t *testing.T) {
 			s := newFwdServer(t, "tcp", "127.0.0.1:0", mode)
-			tr := newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: 200 * time.Millisecond})
+			tr := newTestForward(t, Options{Address: s.addr(), Timeout: 200 * time.Millisecond})
 			err := tr.Send(context.Background(), lines(3, 0))
 			if err == nil {
 				t.Fatal("no error")
@@ -446,7 +450,7 @@ func TestForwardAckFailures(t *testing.T) {
 	}
 	// Without acks, the same servers count as delivered.
 	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noack")
-	tr := newTestForward(t, ForwardOptions{Address: s.addr(), DisableAck: true})
+	tr := newTestForward(t, Options{Address: s.addr(), Ack: ptr(false)})
 	if err := tr.Send(context.Background(), lines(3, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -462,13 +466,13 @@ func TestForwardAckFailures(t *testing.T) {
 func TestForwardNeverReads(t *testing.T) {
 	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noread")
 	b := lines(40000, 500) // ~22 MB: more than the socket buffers hold
-	tr := newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: 300 * time.Millisecond})
+	tr := newTestForward(t, Options{Address: s.addr(), Timeout: 300 * time.Millisecond})
 	err := tr.Send(context.Background(), b)
 	if err == nil || !strings.Contains(err.Error(), "no progress") {
 		t.Fatalf("got %v, want a write timeout", err)
 	}
 
-	tr = newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: time.Hour})
+	tr = newTestForward(t, Options{Address: s.addr(), Timeout: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tr.Send(ctx, b) }()
@@ -495,7 +499,7 @@ func TestForwardReconnect(t *testing.T) {
 	_ = ln.Close()
 	for _, ack := range []bool{true, false} {
 		t.Run(fmt.Sprint("ack=", ack), func(t *testing.T) {
-			tr := newTestForward(t, ForwardOptions{Address: addr, DisableAck: !ack, Timeout: time.Second})
+			tr := newTestForward(t, Options{Address: addr, Ack: ptr(ack), Timeout: time.Second})
 			if err := tr.Send(context.Background(), lines(1, 0)); err == nil {
 				t.Fatal("no error with no router")
 			}
@@ -523,7 +527,7 @@ func TestForwardReconnect(t *testing.T) {
 func TestForwardUnix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fluent.sock")
 	s := newFwdServer(t, "unix", path, "ack")
-	tr := newTestForward(t, ForwardOptions{Network: "unix", Address: path})
+	tr := newTestForward(t, Options{Network: "unix", Address: path})
 	if err := tr.Send(context.Background(), lines(4, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +549,7 @@ func TestForwardTLS(t *testing.T) {
 	t.Cleanup(s.stop)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
-	tr := newTestForward(t, ForwardOptions{Address: s.addr(), TLS: &tls.Config{RootCAs: pool}})
+	tr := newTestForward(t, Options{Address: s.addr(), TLS: &tls.Config{RootCAs: pool}})
 	for range 2 {
 		if err := tr.Send(context.Background(), lines(4, 0)); err != nil {
 			t.Fatal(err)
@@ -557,7 +561,7 @@ func TestForwardTLS(t *testing.T) {
 		t.Fatalf("%d records", n)
 	}
 	// A certificate the client does not trust fails the handshake.
-	tr = newTestForward(t, ForwardOptions{Address: s.addr(), TLS: &tls.Config{}})
+	tr = newTestForward(t, Options{Address: s.addr(), TLS: &tls.Config{}})
 	if err := tr.Send(context.Background(), lines(1, 0)); err == nil {
 		t.Fatal("untrusted certificate accepted")
 	}
@@ -587,35 +591,37 @@ func selfSigned(t *testing.T) tls.Certificate {
 }
 
 func TestForwardOptions(t *testing.T) {
-	f := func(o ForwardOptions, wantErr string) {
+	f := func(o Options, wantErr string) {
 		t.Helper()
-		_, err := NewForwardTransport(&o)
+		_, err := New(&o)
 		if (err == nil) != (wantErr == "") || err != nil && !strings.Contains(err.Error(), wantErr) {
 			t.Errorf("%+v: got %v, want %q", o, err, wantErr)
 		}
 	}
-	f(ForwardOptions{Address: "127.0.0.1:24224"}, "")
-	f(ForwardOptions{Network: "unix", Address: "/x"}, "")
-	f(ForwardOptions{}, "no address")
-	f(ForwardOptions{Network: "udp", Address: "h:1"}, "network")
-	f(ForwardOptions{Address: "localhost"}, "host:port")
-	f(ForwardOptions{Address: "localhost:0"}, "1..65535")
-	f(ForwardOptions{Address: "localhost:65536"}, "1..65535")
-	f(ForwardOptions{Address: ":24224"}, "1..65535")
-	f(ForwardOptions{Address: "h:1", Compression: "zstd"}, "compression")
-	f(ForwardOptions{Address: "h:1", MaxMessageSize: 100}, "MaxMessageSize")
-	if _, err := NewForwardTransport(nil); err == nil {
+	f(Options{Address: "127.0.0.1:24224"}, "")
+	f(Options{Network: "unix", Address: "/x"}, "")
+	f(Options{}, "Address")
+	f(Options{Network: "udp", Address: "h:1"}, "Network")
+	f(Options{Address: "localhost"}, "host:port")
+	f(Options{Address: "localhost:0"}, "1..65535")
+	f(Options{Address: "localhost:65536"}, "1..65535")
+	f(Options{Address: ":24224"}, "1..65535")
+	f(Options{Address: "h:1", Compression: "zstd"}, "Compression")
+	f(Options{Address: "h:1", Timeout: -time.Second}, "Timeout")
+	f(Options{Address: "h:1", MaxLineSize: -1}, "MaxLineSize")
+	f(Options{Address: "h:1", MaxMessageSize: 100}, "MaxMessageSize")
+	if _, err := New(nil); err == nil {
 		t.Error("nil options: no error")
 	}
 }
 
-// TestForwardBuffered runs the whole path: JSONHandler -> BufferedOutput -> ForwardTransport ->
+// TestForwardBuffered runs the whole path: JSONHandler -> BufferedOutput -> Transport ->
 // server, with the accounting invariant at Close.
 func TestForwardBuffered(t *testing.T) {
 	s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
-	tr := newTestForward(t, ForwardOptions{Address: s.addr(), Tag: "svc"})
-	out := NewBufferedOutput(tr, &BufferOptions{BatchSize: 4096, BatchAge: 10 * time.Millisecond})
-	l := slog.New(NewJSONHandler(out, &Options{Service: "svc", Env: "test", Version: "1"}))
+	tr := newTestForward(t, Options{Address: s.addr(), Tag: "svc"})
+	out := output.NewBuffered(tr, &output.BufferOptions{BatchSize: 4096, BatchAge: 10 * time.Millisecond}, output.Hooks{})
+	l := slog.New(handlers.NewJSONHandler(out, &handlers.Options{Service: "svc", Env: "test", Version: "1"}))
 	for i := range 1000 {
 		l.Info("hello", "i", i, "user", map[string]any{"id": i})
 	}
@@ -645,8 +651,8 @@ func TestForwardBuffered(t *testing.T) {
 // reports what it could not deliver.
 func TestForwardCloseDeadline(t *testing.T) {
 	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noread")
-	tr := newTestForward(t, ForwardOptions{Address: s.addr(), Timeout: time.Hour})
-	out := NewBufferedOutput(tr, &BufferOptions{Size: 64 << 20, BatchSize: 8 << 20})
+	tr := newTestForward(t, Options{Address: s.addr(), Timeout: time.Hour})
+	out := output.NewBuffered(tr, &output.BufferOptions{Size: 64 << 20, BatchSize: 8 << 20}, output.Hooks{})
 	rec := []byte(`{"msg":"` + strings.Repeat("z", 1000) + `"}` + "\n")
 	for range 30000 {
 		_, _ = out.Write(rec)
@@ -695,10 +701,10 @@ func TestParseAck(t *testing.T) {
 // TestForwardEncodeAllocs pins the steady state: transcoding and framing a batch allocates
 // nothing beyond the chunk id.
 func TestForwardEncodeAllocs(t *testing.T) {
-	tr := newTestForward(t, ForwardOptions{Address: "127.0.0.1:1", DisableAck: true})
+	tr := newTestForward(t, Options{Address: "127.0.0.1:1", Ack: ptr(false)})
 	b := lines(100, 100)
 	tr.encode(b)
-	wantAllocs(t, 0, func() { tr.encode(b) })
+	vtest.WantAllocs(t, 0, func() { tr.encode(b) })
 }
 
 // BenchmarkForwardEncode measures the transport's own work per record: transcoding a batch of
@@ -706,11 +712,11 @@ func TestForwardEncodeAllocs(t *testing.T) {
 func BenchmarkForwardEncode(b *testing.B) {
 	for _, comp := range []string{"none", "gzip"} {
 		b.Run("compression="+comp, func(b *testing.B) {
-			tr, err := NewForwardTransport(&ForwardOptions{Address: "127.0.0.1:1", Compression: comp})
+			tr, err := New(&Options{Address: "127.0.0.1:1", Compression: comp})
 			if err != nil {
 				b.Fatal(err)
 			}
-			var batch Batch
+			var batch output.Batch
 			for i := range 1000 {
 				batch.Data = fmt.Appendf(batch.Data, `{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"order created","service":"order-api","env":"prod","version":"1.4.2","order_id":"ord-8f14e45fceea","user_id":4242,"amount":19.99,"items":3,"seq":%d}`+"\n", i)
 				batch.Records++
@@ -728,11 +734,11 @@ func BenchmarkForwardEncode(b *testing.B) {
 // schema fields and vlog_truncated, and the records around it arrive whole.
 func TestForwardCutsLongLines(t *testing.T) {
 	s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
-	tr := newTestForward(t, ForwardOptions{Address: s.addr(), MaxLineSize: 2048})
+	tr := newTestForward(t, Options{Address: s.addr(), MaxLineSize: 2048})
 	big := `{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"big","service":"s","env":"e","version":"v","blob":"` +
 		strings.Repeat("x", 10000) + `"}`
 	data := []byte(`{"msg":"before","seq":1}` + "\n" + big + "\n" + `{"msg":"after","seq":3}` + "\n")
-	if err := tr.Send(context.Background(), &Batch{Data: data, Records: 3, Seq: 1}); err != nil {
+	if err := tr.Send(context.Background(), &output.Batch{Data: data, Records: 3, Seq: 1}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitRecords(3)
@@ -742,10 +748,12 @@ func TestForwardCutsLongLines(t *testing.T) {
 	if len(recs) != 3 || recs[0]["msg"] != "before" || recs[1]["msg"] != "big" || recs[2]["msg"] != "after" {
 		t.Fatalf("records %v", recs)
 	}
-	if recs[1]["service"] != "s" || recs[1][TruncatedKey] == nil {
+	if recs[1]["service"] != "s" || recs[1][schema.Truncated] == nil {
 		t.Errorf("cut record %v", recs[1])
 	}
 	if blob, _ := recs[1]["blob"].(string); len(blob) > 2048 {
 		t.Errorf("blob of %d bytes not cut", len(blob))
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

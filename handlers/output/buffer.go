@@ -1,4 +1,4 @@
-package handlers
+package output
 
 import (
 	"context"
@@ -11,60 +11,15 @@ import (
 	"time"
 )
 
-// Batch is a run of encoded records handed to a Transport: each record is one JSON object ending
-// in '\n' (the JSONHandler's output), concatenated in the order they were logged.
-type Batch struct {
-	// Data holds the records. The transport must not keep it after Send returns.
-	Data []byte
-	// Records is the number of records in Data.
-	Records int
-	// Seq numbers the batches of one BufferedOutput from 1; a batch keeps its number when it is
-	// sent again after a failure, so a transport can use it to build an idempotency key.
-	Seq uint64
-
-	sending bool // in flight (BufferedOutput's bookkeeping)
-}
-
-// Transport delivers batches to a destination. BufferedOutput calls Send from one goroutine at a
-// time (unless the transport is a PipelinedTransport) and never concurrently with Close.
-type Transport interface {
-	// Send delivers b. It returns nil only when the destination has the records (acknowledged,
-	// when the transport uses acks). It must return promptly when ctx is done. An error wrapped
-	// with Permanent means that sending b again cannot succeed: the batch is dropped and counted
-	// as WriteError; any other error makes the buffer send the same batch again after a backoff.
-	Send(ctx context.Context, b *Batch) error
-	// Close releases the transport's connections.
-	Close() error
-	// Name names the destination in Stats, e.g. "forward", "victorialogs", "stdout".
-	Name() string
-}
-
-// PipelinedTransport is a Transport whose Send may be called from several goroutines at once.
-// BufferedOutput then keeps up to MaxInFlight batches in flight, each sent by its own
-// goroutine, so that the destination does not wait while the next batch is being prepared
-// (compressed, for VictoriaLogs). Batches may then arrive out of order.
-type PipelinedTransport interface {
-	Transport
-	MaxInFlight() int
-}
-
-// Permanent marks err as not worth retrying (see Transport.Send).
-func Permanent(err error) error { return permanentError{err} }
-
-// IsPermanent reports whether err was marked with Permanent.
-func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
-
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
 // DropPolicy chooses what a full buffer gives up.
 type DropPolicy int
 
 const (
+	// DropDefault is the zero value: not set, which means DropNewest (in vlog: the
+	// variable VLOG_DROP_POLICY, else DropNewest).
+	DropDefault DropPolicy = iota
 	// DropNewest drops the record being logged: what is already buffered is kept.
-	DropNewest DropPolicy = iota
+	DropNewest
 	// DropOldest drops the oldest whole batches that are not being sent, to make room for the
 	// newest records.
 	DropOldest
@@ -73,7 +28,7 @@ const (
 // DefaultBufferSize is BufferOptions.Size's default.
 const DefaultBufferSize = 8 << 20
 
-// BufferOptions configure a BufferedOutput. The zero value means the defaults stated per field.
+// BufferOptions configure a Buffered. The zero value means the defaults stated per field.
 type BufferOptions struct {
 	// Size bounds the bytes held: records waiting plus the batch being sent. Default 8 MiB.
 	Size int
@@ -95,17 +50,11 @@ type BufferOptions struct {
 	// MaxRecordSize drops records larger than this, counted as Oversize. Default 1 MiB (well
 	// under Fluent Bit's 6,144,000-byte buffer_max_size).
 	MaxRecordSize int
-	// DropPolicy applies when the buffer is full. Default DropNewest.
+	// DropPolicy applies when the buffer is full. Default (DropDefault) DropNewest.
 	DropPolicy DropPolicy
 	// RetryMin and RetryMax bound the exponential backoff between attempts to send a batch
 	// again (with ±20% jitter). Defaults 100ms and 5s.
 	RetryMin, RetryMax time.Duration
-	// Notice encodes the record that reports drops into the stream itself (see
-	// BufferedOutput). JSONHandler.EncodeNotice fits. Default nil: no notice record.
-	Notice func(dst []byte, level slog.Level, msg string, attrs ...slog.Attr) []byte
-	// OnError is called, from the background goroutine, with every delivery error. It must not
-	// log through the same logger synchronously. Default nil.
-	OnError func(error)
 }
 
 func (o *BufferOptions) withDefaults() BufferOptions {
@@ -140,6 +89,9 @@ func (o *BufferOptions) withDefaults() BufferOptions {
 	if c.MaxRecordSize > c.Size {
 		c.MaxRecordSize = c.Size
 	}
+	if c.DropPolicy == DropDefault {
+		c.DropPolicy = DropNewest
+	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 100 * time.Millisecond
 	}
@@ -152,7 +104,7 @@ func (o *BufferOptions) withDefaults() BufferOptions {
 	return c
 }
 
-// BufferedOutput is an Output that never blocks the caller: Write copies the record into a
+// Buffered is an Output that never blocks the caller: Write copies the record into a
 // bounded in-memory buffer and returns; a background goroutine sends the records in batches
 // (by size or age) through a Transport, and sends a batch again, with backoff, until the
 // transport accepts it or reports it permanently rejected.
@@ -163,9 +115,11 @@ func (o *BufferOptions) withDefaults() BufferOptions {
 // record "vlog: dropped N records" (level warn, with the counts by reason and the time of the
 // first drop) into the stream itself as soon as a batch is delivered again, at most once per
 // second, so the loss shows where people look.
-type BufferedOutput struct {
-	opts BufferOptions
-	t    Transport
+type Buffered struct {
+	opts  BufferOptions
+	t     Transport
+	hooks Hooks
+	clock Clock
 
 	mu       sync.Mutex
 	cur      *Batch    // the batch being filled
@@ -202,20 +156,23 @@ type BufferedOutput struct {
 	lastNotice    time.Time
 }
 
-var _ Output = (*BufferedOutput)(nil)
+var _ Output = (*Buffered)(nil)
 
-// NewBufferedOutput returns an output that sends through t. The background goroutine starts
-// with the first record.
-func NewBufferedOutput(t Transport, opts *BufferOptions) *BufferedOutput {
-	o := &BufferedOutput{
+// NewBuffered returns an output that sends through t. The background goroutine starts
+// with the first record. hooks.Notice encodes the drop notice (without it, none is written);
+// hooks.OnError receives every delivery error.
+func NewBuffered(t Transport, opts *BufferOptions, hooks Hooks) *Buffered {
+	o := &Buffered{
 		opts:     opts.withDefaults(),
 		t:        t,
+		hooks:    hooks,
+		clock:    hooks.clock(),
 		senders:  1,
 		wake:     make(chan struct{}, 1),
 		closeReq: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	if p, ok := t.(PipelinedTransport); ok {
+	if p, ok := t.(Pipelined); ok {
 		o.senders = max(1, min(p.MaxInFlight(), 64))
 	}
 	o.sendCtx, o.sendCancel = context.WithCancel(context.Background())
@@ -224,7 +181,7 @@ func NewBufferedOutput(t Transport, opts *BufferOptions) *BufferedOutput {
 
 // Write enqueues one record. It returns nil when the record was buffered and an error when it
 // was dropped (the error only describes the drop: the caller need not do anything).
-func (o *BufferedOutput) Write(p []byte) (int, error) {
+func (o *Buffered) Write(p []byte) (int, error) {
 	o.enqueued.Add(1)
 	if len(p) > o.opts.MaxRecordSize {
 		o.drop(&o.dropOversize, 1)
@@ -235,7 +192,7 @@ func (o *BufferedOutput) Write(p []byte) (int, error) {
 
 // enqueue adds p to the open batch. An internal record (the drop notice) that does not fit is
 // not counted at all: it is tried again later.
-func (o *BufferedOutput) enqueue(p []byte, internal bool) (int, error) {
+func (o *Buffered) enqueue(p []byte, internal bool) (int, error) {
 	o.mu.Lock()
 	if o.closing {
 		o.mu.Unlock()
@@ -259,7 +216,7 @@ func (o *BufferedOutput) enqueue(p []byte, internal bool) (int, error) {
 	}
 	first := o.cur.Records == 0
 	if first {
-		o.curStart = time.Now()
+		o.curStart = o.clock.Now()
 	}
 	if len(o.cur.Data)+len(p) > cap(o.cur.Data) && len(o.cur.Data) >= o.opts.BatchSize {
 		// Growing past BatchSize (see growing): make room for MaxBatchSize at once.
@@ -298,7 +255,7 @@ var (
 
 // makeRoom drops the oldest batches not in flight until n more bytes fit, under DropOldest.
 // Called with mu held.
-func (o *BufferedOutput) makeRoom(n int) bool {
+func (o *Buffered) makeRoom(n int) bool {
 	if o.opts.DropPolicy != DropOldest {
 		return false
 	}
@@ -324,9 +281,9 @@ func (o *BufferedOutput) makeRoom(n int) bool {
 }
 
 // drop counts n dropped records under the given reason.
-func (o *BufferedOutput) drop(c *atomic.Uint64, n uint64) {
+func (o *Buffered) drop(c *atomic.Uint64, n uint64) {
 	c.Add(n)
-	o.droppedFirst.CompareAndSwap(0, time.Now().UnixNano())
+	o.droppedFirst.CompareAndSwap(0, o.clock.Now().UnixNano())
 }
 
 // idleCheckMin is the smallest BatchAge for which an idle sender checks the open batch on a
@@ -338,23 +295,23 @@ const idleCheckMin = 50 * time.Millisecond
 // log call's path, when the sender sleeps): the sender finds the batch within BatchAge after
 // the batch started and waits for the rest of its age. Every record still leaves within
 // BatchAge of its batch's first one.
-func (o *BufferedOutput) idleCheck() bool { return o.opts.BatchAge >= idleCheckMin }
+func (o *Buffered) idleCheck() bool { return o.opts.BatchAge >= idleCheckMin }
 
 // growing reports whether the open batch may grow past BatchSize: every sender is busy with a
 // destination that is not failing (see BufferOptions.MaxBatchSize). Called with mu held.
-func (o *BufferedOutput) growing() bool {
+func (o *Buffered) growing() bool {
 	return o.sending >= o.senders && !o.failing.Load()
 }
 
 // seal moves cur to the queue. Called with mu held and cur non-empty.
-func (o *BufferedOutput) seal() {
+func (o *Buffered) seal() {
 	o.seq++
 	o.cur.Seq = o.seq
 	o.queue = append(o.queue, o.cur)
 	o.cur = nil
 }
 
-func (o *BufferedOutput) newBatch() *Batch {
+func (o *Buffered) newBatch() *Batch {
 	if n := len(o.free); n > 0 {
 		b := o.free[n-1]
 		o.free = o.free[:n-1]
@@ -363,7 +320,7 @@ func (o *BufferedOutput) newBatch() *Batch {
 	return o.allocBatch()
 }
 
-func (o *BufferedOutput) allocBatch() *Batch {
+func (o *Buffered) allocBatch() *Batch {
 	return &Batch{Data: make([]byte, 0, o.opts.BatchSize+o.opts.BatchSize/8)}
 }
 
@@ -371,7 +328,7 @@ func (o *BufferedOutput) allocBatch() *Batch {
 // starting a batch does not allocate (and zero) BatchSize bytes itself: while the destination
 // is down no batch is recycled, and that allocation was the longest step of a log call. It
 // allocates nothing when the buffer has no room for another batch.
-func (o *BufferedOutput) topUp() {
+func (o *Buffered) topUp() {
 	o.mu.Lock()
 	need := len(o.free) == 0 && o.bytes+o.opts.BatchSize <= o.opts.Size && !o.closing
 	o.mu.Unlock()
@@ -388,7 +345,7 @@ func (o *BufferedOutput) topUp() {
 
 // recycle keeps b for reuse, unless it grew past MaxBatchSize or enough are kept. Called with
 // mu held.
-func (o *BufferedOutput) recycle(b *Batch) {
+func (o *Buffered) recycle(b *Batch) {
 	if cap(b.Data) > o.opts.MaxBatchSize+o.opts.MaxBatchSize/8 || len(o.free) >= 2 {
 		return
 	}
@@ -396,8 +353,8 @@ func (o *BufferedOutput) recycle(b *Batch) {
 	o.free = append(o.free, b)
 }
 
-// start starts the senders: one goroutine, or MaxInFlight of a PipelinedTransport.
-func (o *BufferedOutput) start() {
+// start starts the senders: one goroutine, or MaxInFlight of a Pipelined.
+func (o *Buffered) start() {
 	var wg sync.WaitGroup
 	wg.Add(o.senders)
 	for range o.senders {
@@ -415,8 +372,8 @@ func (o *BufferedOutput) start() {
 
 // run is a sender goroutine: it closes batches by age and sends the oldest closed batch not
 // already in flight, until Close.
-func (o *BufferedOutput) run() {
-	timer := time.NewTimer(time.Hour)
+func (o *Buffered) run() {
+	timer := o.clock.NewTimer(time.Hour)
 	timer.Stop()
 	closing := false
 	for {
@@ -437,7 +394,7 @@ func (o *BufferedOutput) run() {
 		o.mu.Lock()
 		var wait time.Duration = -1
 		if o.cur != nil && o.cur.Records > 0 {
-			wait = time.Until(o.curStart.Add(o.opts.BatchAge))
+			wait = o.curStart.Add(o.opts.BatchAge).Sub(o.clock.Now())
 			if wait <= 0 {
 				o.seal()
 				o.mu.Unlock()
@@ -453,7 +410,7 @@ func (o *BufferedOutput) run() {
 		o.topUp()
 		select {
 		case <-o.wake:
-		case <-timer.C:
+		case <-timer.C():
 		case <-o.closeReq:
 			closing = true
 		}
@@ -464,7 +421,7 @@ func (o *BufferedOutput) run() {
 // next returns the oldest closed batch not in flight and marks it in flight; when closing, or
 // when the open batch grew to BatchSize while every sender was busy, it first closes the open
 // batch. It returns nil when there is nothing to send.
-func (o *BufferedOutput) next(closing bool) *Batch {
+func (o *Buffered) next(closing bool) *Batch {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.sending == len(o.queue) && o.cur != nil && o.cur.Records > 0 &&
@@ -493,7 +450,7 @@ func (o *BufferedOutput) next(closing bool) *Batch {
 
 // send sends b until it is delivered or permanently rejected, with backoff between attempts.
 // It returns false when Close's deadline passed first.
-func (o *BufferedOutput) send(b *Batch, closing bool) bool {
+func (o *Buffered) send(b *Batch, closing bool) bool {
 	backoff := o.opts.RetryMin
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -506,11 +463,9 @@ func (o *BufferedOutput) send(b *Batch, closing bool) bool {
 			o.maybeNotice()
 			return true
 		}
-		o.lastErr.Store(&errorAt{msg: err.Error(), at: time.Now()})
+		o.lastErr.Store(&errorAt{msg: err.Error(), at: o.clock.Now()})
 		o.failing.Store(true)
-		if o.opts.OnError != nil {
-			o.opts.OnError(err)
-		}
+		o.hooks.onError(err)
 		if o.sendCtx.Err() != nil {
 			return false
 		}
@@ -524,11 +479,11 @@ func (o *BufferedOutput) send(b *Batch, closing bool) bool {
 		if backoff *= 2; backoff > o.opts.RetryMax {
 			backoff = o.opts.RetryMax
 		}
-		t := time.NewTimer(d)
+		t := o.clock.NewTimer(d)
 	wait:
 		for {
 			select {
-			case <-t.C:
+			case <-t.C():
 				break wait
 			case <-o.sendCtx.Done():
 				t.Stop()
@@ -549,7 +504,7 @@ func (o *BufferedOutput) send(b *Batch, closing bool) bool {
 }
 
 // wakeIf returns the wake channel when cond holds, else nil.
-func (o *BufferedOutput) wakeIf(cond bool) <-chan struct{} {
+func (o *Buffered) wakeIf(cond bool) <-chan struct{} {
 	if cond {
 		return o.wake
 	}
@@ -557,7 +512,7 @@ func (o *BufferedOutput) wakeIf(cond bool) <-chan struct{} {
 }
 
 // closeReqIf returns the close channel when cond holds, else nil (blocks forever in a select).
-func (o *BufferedOutput) closeReqIf(cond bool) <-chan struct{} {
+func (o *Buffered) closeReqIf(cond bool) <-chan struct{} {
 	if cond {
 		return o.closeReq
 	}
@@ -569,7 +524,7 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // finish removes the in-flight batch b and counts its records.
-func (o *BufferedOutput) finish(b *Batch, c *atomic.Uint64) {
+func (o *Buffered) finish(b *Batch, c *atomic.Uint64) {
 	o.mu.Lock()
 	for i, q := range o.queue {
 		if q == b {
@@ -586,7 +541,7 @@ func (o *BufferedOutput) finish(b *Batch, c *atomic.Uint64) {
 }
 
 // abandon counts everything still buffered as dropped because of Close.
-func (o *BufferedOutput) abandon() {
+func (o *Buffered) abandon() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := o.records
@@ -599,8 +554,8 @@ func (o *BufferedOutput) abandon() {
 
 // maybeNotice writes the drop notice after a delivery, if records were dropped since the last
 // one and the last one is more than a second old.
-func (o *BufferedOutput) maybeNotice() {
-	if o.opts.Notice == nil {
+func (o *Buffered) maybeNotice() {
+	if o.hooks.Notice == nil {
 		return
 	}
 	first := o.droppedFirst.Load()
@@ -609,7 +564,7 @@ func (o *BufferedOutput) maybeNotice() {
 	}
 	o.noticeMu.Lock()
 	defer o.noticeMu.Unlock()
-	if time.Since(o.lastNotice) < time.Second {
+	if o.clock.Now().Sub(o.lastNotice) < time.Second {
 		return
 	}
 	d := o.drops()
@@ -620,7 +575,7 @@ func (o *BufferedOutput) maybeNotice() {
 	since := time.Unix(0, first).UTC()
 	msg := fmt.Sprintf("vlog: dropped %d records since %s (totals: buffer full %d, oversize %d, write error %d, closed %d)",
 		n, since.Format(time.RFC3339Nano), d.BufferFull, d.Oversize, d.WriteError, d.Closed)
-	rec := o.opts.Notice(nil, slog.LevelWarn, msg,
+	rec := o.hooks.Notice(nil, slog.LevelWarn, msg,
 		slog.Uint64("vlog_dropped", n),
 		slog.Time("vlog_dropped_since", since),
 		slog.Uint64("vlog_dropped_buffer_full_total", d.BufferFull),
@@ -633,10 +588,10 @@ func (o *BufferedOutput) maybeNotice() {
 	}
 	o.droppedFirst.Store(0)
 	o.reportedDrops = d.Total()
-	o.lastNotice = time.Now()
+	o.lastNotice = o.clock.Now()
 }
 
-func (o *BufferedOutput) drops() Drops {
+func (o *Buffered) drops() Drops {
 	return Drops{
 		BufferFull: o.dropFull.Load(),
 		WriteError: o.dropWrite.Load(),
@@ -648,7 +603,7 @@ func (o *BufferedOutput) drops() Drops {
 // Close sends what is buffered, by ctx's deadline, then stops the background goroutine and
 // closes the transport. Records still buffered at the deadline, and records written after
 // Close, are dropped and counted as Closed; the error then says how many.
-func (o *BufferedOutput) Close(ctx context.Context) error {
+func (o *Buffered) Close(ctx context.Context) error {
 	o.mu.Lock()
 	if o.closing {
 		o.mu.Unlock()
@@ -679,7 +634,7 @@ func (o *BufferedOutput) Close(ctx context.Context) error {
 }
 
 // Stats returns the output's counters.
-func (o *BufferedOutput) Stats() Stats {
+func (o *Buffered) Stats() Stats {
 	o.mu.Lock()
 	bytes, records, closing := o.bytes, o.records, o.closing
 	o.mu.Unlock()
@@ -702,8 +657,8 @@ func (o *BufferedOutput) Stats() Stats {
 	if closing {
 		s.State = "closed"
 	}
-	if f, ok := o.t.(interface{ Status() FallbackStatus }); ok {
-		st := f.Status()
+	if f, ok := o.t.(FallbackReporter); ok {
+		st := f.FallbackStatus()
 		s.Fallback = &st
 	}
 	return s

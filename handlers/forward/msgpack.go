@@ -1,4 +1,4 @@
-package handlers
+package forward
 
 import (
 	"encoding/binary"

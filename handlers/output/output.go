@@ -1,0 +1,77 @@
+// Package output is the seam between the slog handler and the destinations: an Output takes
+// one encoded record per Write and accounts for every record (delivered, or dropped by
+// reason). Direct writes each record synchronously through a Transport; Buffered copies it into
+// a bounded buffer and sends batches from a background goroutine, never blocking the caller;
+// Fallback is a Transport that switches from one transport to another while the first is down.
+//
+// A destination is added by implementing Transport in a package of its own (see
+// go.vlog.dev/handlers/forward and go.vlog.dev/handlers/victorialogs); nothing here changes.
+package output
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Output is where a handler's encoded records go. Write receives exactly one complete record
+// per call and must not keep p after it returns. Outputs count every record they are given:
+// after Close, Stats().Enqueued == Stats().Delivered + Stats().Dropped.Total().
+type Output interface {
+	io.Writer
+	// Close delivers what is still pending, by ctx's deadline, and releases the output's
+	// resources. It reports what it could not deliver.
+	Close(ctx context.Context) error
+	// Stats returns a snapshot of the output's counters.
+	Stats() Stats
+}
+
+// Stats are an output's counters. All counts are records, not bytes, unless named otherwise.
+type Stats struct {
+	// Output names the destination: the transport's Name ("stdout", "forward",
+	// "victorialogs", "forward+victorialogs").
+	Output string
+	// State is "ok", "failing" (the last write failed) or "closed".
+	State string
+	// Enqueued counts the records given to the output.
+	Enqueued uint64
+	// Delivered counts the records written to the destination without error.
+	Delivered uint64
+	// Dropped counts the records given up, by reason.
+	Dropped Drops
+	// Retried counts the attempts to deliver a record again after a failure.
+	Retried uint64
+	// BufferedBytes and BufferedRecords are what waits in the output's buffer now.
+	BufferedBytes, BufferedRecords int64
+	// LastError is the most recent delivery error, "" if none, with credentials removed.
+	LastError string
+	// LastErrorTime is when LastError happened.
+	LastErrorTime time.Time
+	// Redacted counts the values masked by redaction, by rule (see go.vlog.dev/redact); nil
+	// when redaction is off. Filled in by vlog.Logger.Stats.
+	Redacted map[string]uint64
+	// Fallback is the state of the router -> VictoriaLogs fallback; nil without one.
+	Fallback *FallbackStatus
+}
+
+// Drops counts dropped records by reason.
+type Drops struct {
+	// BufferFull: the buffer had no room.
+	BufferFull uint64
+	// WriteError: the destination refused or failed the write and it was not retried.
+	WriteError uint64
+	// Oversize: the record was larger than the destination accepts.
+	Oversize uint64
+	// Closed: the record arrived after Close, or Close's deadline passed before it was sent.
+	Closed uint64
+}
+
+// Total returns the sum of all reasons.
+func (d Drops) Total() uint64 { return d.BufferFull + d.WriteError + d.Oversize + d.Closed }
+
+
+// errorAt is an error message and when it happened.
+type errorAt struct {
+	msg string
+	at  time.Time
+}
