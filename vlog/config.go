@@ -2,75 +2,103 @@ package vlog
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/forward"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/victorialogs"
 	"go.vlog.dev/redact"
 )
 
 // Options configure New and Setup. The zero value (and nil) means: every setting from the
-// environment, the documented default for the rest. A field set in code wins over its
-// environment variable.
+// environment, the documented default for the rest.
+//
+// Every setting has a variable and a field (the README's configuration table lists them; the
+// table in settings.go is their one declaration). A field set in code wins over its variable:
+// a field is set when it is not its zero value, so the fields whose zero value means
+// something (the booleans) are pointers, nil meaning "not set" (Bool makes one), and the drop
+// policy's zero value is output.DropDefault. A duration whose variable takes 0 for "none"
+// (VLOG_FALLBACK_AFTER, VLOG_ECS_METADATA_TIMEOUT) takes a negative value for it in code.
+// The VLOG_REDACT_ lists are added to the Redact lists set in code.
 type Options struct {
-	// Service names the service. Env SERVICE; default: the executable's base name.
+	// Service names the service (SERVICE). Default: the executable's base name.
 	Service string
-	// Env names the deployment environment (prod, staging, ...). Env ENV; default "unknown".
+	// Env names the deployment environment, prod, staging, ... (ENV). Default "unknown".
 	Env string
-	// Version is the service's version. Env VERSION; default: the main module's version from
+	// Version is the service's version (VERSION). Default: the main module's version from
 	// the build info, else the VCS revision (12 characters, "-dirty" when modified), else
 	// "unknown".
 	Version string
 
-	// Level is the minimum level. Env VLOG_LEVEL (debug, info, warn, error, or an offset such
-	// as warn+2); default info. When Level is a *slog.LevelVar, the logger uses that variable,
-	// so the caller can change the level at run time; otherwise Logger.LevelVar returns a new
-	// variable set to it.
+	// Level is the minimum level (VLOG_LEVEL). Default info. When Level is a *slog.LevelVar,
+	// the logger uses that variable, so the caller can change the level at run time;
+	// otherwise Logger.LevelVar returns a new variable set to it.
 	Level slog.Leveler
 
-	// AddSource adds a "caller" object (function, file, line) to every record. Env
-	// VLOG_ADD_SOURCE (a strconv.ParseBool value); default false. Code can turn it on, not off.
-	AddSource bool
+	// AddSource adds a "caller" object (function, file, line) to every record
+	// (VLOG_ADD_SOURCE). Default false.
+	AddSource *bool
 
-	// Output chooses the destination. Env VLOG_OUTPUT; default "auto": forward when ECS
-	// injected FLUENT_HOST and FLUENT_PORT (FireLens), victorialogs when only VICTORIALOGS_URL
-	// is set, stdout otherwise. "stdout", "forward" and "victorialogs" force one.
+	// Output chooses the destination (VLOG_OUTPUT). Default "auto": forward when ECS
+	// injected FLUENT_HOST and FLUENT_PORT (FireLens) or Forward.Address is set, victorialogs
+	// when VictoriaLogs has a URL, stdout otherwise. "stdout", "forward" and "victorialogs"
+	// force one.
 	Output string
 
-	// Buffer configures the bounded buffer between the logging goroutines and the network
-	// (see handlers.BufferOptions for the defaults). Non-zero fields win over VLOG_BUFFER_SIZE,
-	// VLOG_BATCH_SIZE, VLOG_BATCH_MAX_SIZE, VLOG_BATCH_AGE, VLOG_MAX_RECORD_SIZE and VLOG_DROP_POLICY.
-	Buffer *handlers.BufferOptions
-
 	// StdoutBuffered puts the stdout output behind the buffer, so a blocked log pipe cannot
-	// stall the service (records are dropped and counted instead). Env VLOG_STDOUT_BUFFERED;
-	// default false. Code can turn it on, not off.
-	StdoutBuffered bool
+	// stall the service: records are dropped and counted instead (VLOG_STDOUT_BUFFERED).
+	// Default false: stdout is written synchronously, which loses nothing while the pipe
+	// drains.
+	StdoutBuffered *bool
+
+	// Buffer configures the bounded buffer between the logging goroutines and the network
+	// (VLOG_BUFFER_SIZE, VLOG_BATCH_*, VLOG_MAX_RECORD_SIZE, VLOG_DROP_POLICY, VLOG_RETRY_*;
+	// output.BufferOptions states the defaults).
+	Buffer *output.BufferOptions
+
+	// Forward configures the forward output to the FireLens router (FLUENT_HOST,
+	// FLUENT_PORT, VLOG_FLUENT_*; see docs/forward.md). Its TLS and Dial fields exist in
+	// code only.
+	Forward *forward.Options
 
 	// VictoriaLogs configures the victorialogs output, and the fallback from the router to
-	// VictoriaLogs. Non-zero fields win over VICTORIALOGS_URL and the VLOG_VICTORIALOGS_
-	// variables (see docs/victorialogs.md). Default nil: all from the environment.
-	VictoriaLogs *handlers.VictoriaLogsOptions
+	// VictoriaLogs (VICTORIALOGS_URL, VLOG_VICTORIALOGS_*; see docs/victorialogs.md). Its
+	// TLSConfig and HTTPClient fields exist in code only.
+	VictoriaLogs *victorialogs.Options
 
-	// Forward configures the forward output (FireLens). Non-zero fields win over FLUENT_HOST,
-	// FLUENT_PORT and the VLOG_FLUENT_ variables (see docs/forward.md). Default nil: all from
-	// the environment.
-	Forward *handlers.ForwardOptions
+	// Fallback configures the switch from the router to VictoriaLogs while the router is
+	// down, used when both are configured (VLOG_FALLBACK_*). Its LastResort, set in code,
+	// wins over FallbackStdout.
+	Fallback *output.FallbackOptions
+	// FallbackStdout makes stdout (Writer) the last resort: a batch that both the router and
+	// VictoriaLogs failed is written there, where the container runtime keeps it, instead of
+	// waiting in the buffer (VLOG_FALLBACK_STDOUT). Default false.
+	FallbackStdout *bool
 
-	// Redact configures secret redaction, which is on by default (see go.vlog.dev/redact for
-	// what is masked). The VLOG_REDACT_ variables add to it. Default nil: the built-in rules.
+	// Redaction turns secret redaction on or off (VLOG_REDACT). Default true.
+	Redaction *bool
+	// Redact configures redaction (see go.vlog.dev/redact for what is masked); the
+	// VLOG_REDACT_ variables add to it. Default nil: the built-in rules.
 	Redact *redact.Options
 
-	// DisableRedaction turns redaction off (as VLOG_REDACT=false does).
-	DisableRedaction bool
+	// ECSMetadataTimeout bounds the read of the ECS task metadata (see ECSMetadata), done
+	// once in New when ECS_CONTAINER_METADATA_URI_V4 is set (VLOG_ECS_METADATA_TIMEOUT, where
+	// "0" turns the read off). Default DefaultECSMetadataTimeout (1s). Negative: no read.
+	ECSMetadataTimeout time.Duration
+
+	// StopTimeout is how long the stop started by Logger.StopOnSignal may take, counted from
+	// the signal (VLOG_STOP_TIMEOUT). Default DefaultStopTimeout (25s, under ECS's default
+	// stopTimeout of 30s).
+	StopTimeout time.Duration
+
+	// The fields below exist in code only.
 
 	// OnError, if set, is called from the output's background goroutine with every delivery
 	// error (with credentials removed). vlog never prints about itself; this is the hook.
@@ -87,76 +115,52 @@ type Options struct {
 	// Environ is the environment to read, in the form os.Environ returns. Default
 	// os.Environ(). Tests pass their own so they need not touch the process environment.
 	Environ []string
-
-	// ECSMetadataTimeout bounds the read of the ECS task metadata (see ECSMetadata), done
-	// once in New when ECS_CONTAINER_METADATA_URI_V4 is set. Env VLOG_ECS_METADATA_TIMEOUT
-	// (a time.ParseDuration value; "0" disables the lookup); default
-	// DefaultECSMetadataTimeout (1s). A negative value disables the lookup.
-	ECSMetadataTimeout time.Duration
-
-	// StopTimeout is how long the stop started by Logger.StopOnSignal may take, counted from
-	// the signal. Env VLOG_STOP_TIMEOUT (a time.ParseDuration value, > 0); default
-	// DefaultStopTimeout (25s, under ECS's default stopTimeout of 30s).
-	StopTimeout time.Duration
 }
 
-// Environment variables read by New. Every vlog setting is under the VLOG_ prefix except the
-// three names that ECS task definitions conventionally use.
-const (
-	EnvService   = "SERVICE"
-	EnvEnv       = "ENV"
-	EnvVersion   = "VERSION"
-	EnvLevel     = "VLOG_LEVEL"
-	EnvAddSource = "VLOG_ADD_SOURCE"
-	EnvOutput    = "VLOG_OUTPUT"
+// Bool returns a pointer to v, for the *bool fields of Options (new(v) from Go 1.26 on).
+func Bool(v bool) *bool { return &v }
 
-	EnvECSMetadataTimeout = "VLOG_ECS_METADATA_TIMEOUT"
-	EnvStopTimeout        = "VLOG_STOP_TIMEOUT"
-)
-
-// knownVLOG lists the VLOG_ variables this version understands. A VLOG_ variable not in the list
-// is a configuration error (most likely a typo), except those under VLOG_TEST_, which belong to
-// the test suites.
-var knownVLOG = []string{EnvRedact, EnvRedactKeys, EnvRedactIgnoreKeys, EnvRedactDisableRules, EnvRedactMask, EnvRedactHashKey,
-	EnvLevel, EnvAddSource, EnvOutput, EnvECSMetadataTimeout, EnvStopTimeout,
-	EnvBufferSize, EnvBatchSize, EnvBatchMaxSize, EnvBatchAge, EnvMaxRecordSize, EnvDropPolicy, EnvStdoutBuffered, EnvVictoriaLogsStreamFields, EnvVictoriaLogsAccountID, EnvVictoriaLogsProjectID, EnvVictoriaLogsUser, EnvVictoriaLogsPassword, EnvVictoriaLogsBearerToken, EnvVictoriaLogsCAFile, EnvVictoriaLogsTimeout, EnvFallbackAfter, EnvFallbackProbeInterval, EnvFallbackStdout, EnvFluentTag, EnvFluentAck, EnvFluentCompress, EnvFluentTimeout}
-
-// knownOther lists the variables outside VLOG_ that New reads.
-var knownOther = []string{EnvService, EnvEnv, EnvVersion, EnvECSMetadataURI, EnvFluentHost, EnvFluentPort, EnvVictoriaLogsURL}
-
-// KnownVariables returns the names of all the environment variables New reads: SERVICE, ENV,
-// VERSION, the VLOG_ settings and the variables set by ECS. A VLOG_ variable not in the list
-// (outside VLOG_TEST_) makes New fail. The slice is a new copy.
-func KnownVariables() []string {
-	return append(slices.Clone(knownOther), knownVLOG...)
+// withSections returns a copy of o with every section allocated (and copied, so that merging
+// the environment never writes to the caller's structs).
+func (o *Options) withSections() *Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	c.Buffer = copyOrNew(c.Buffer)
+	c.Forward = copyOrNew(c.Forward)
+	c.VictoriaLogs = copyOrNew(c.VictoriaLogs)
+	c.Fallback = copyOrNew(c.Fallback)
+	c.Redact = copyOrNew(c.Redact)
+	return &c
 }
 
-// ConfigError reports an invalid setting: the variable (or option), its value, and why.
-type ConfigError struct {
-	Var    string
-	Value  string
-	Reason string
+func copyOrNew[T any](p *T) *T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return &v
 }
 
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("vlog: invalid %s=%q: %s", e.Var, e.Value, e.Reason)
-}
+// ConfigError reports an invalid setting: Name is the variable the value came from, or the
+// Options field ("Options.Buffer.Size") when it was set in code; the value (credentials not
+// shown) and why. New and Setup return every problem at once, joined.
+type ConfigError = output.OptionError
 
 // config is the resolved configuration.
 type config struct {
+	// opts are the options with the environment merged in and every section allocated;
+	// fromEnv names the fields that took their value from the environment.
+	opts    *Options
+	fromEnv map[string]bool
+	environ map[string]string
+
 	service, env, version string
 	level                 *slog.LevelVar
 	addSource             bool
 	output                string
 	writer                io.Writer
-	fields                []slog.Attr
-
-	// environ is the environment as read, for the outputs' own settings (output.go).
-	environ        map[string]string
-	buffer         handlers.BufferOptions
-	stdoutBuffered bool
-	victoriaLogs   *handlers.VictoriaLogsOptions // Options.VictoriaLogs (victorialogs.go)
-	forward        *handlers.ForwardOptions      // Options.Forward (forward.go)
 
 	// ecs is the ECS task metadata, read at the end of resolve (ecs.go); ecs.meta.Container
 	// is the container name the FireLens tag is built from.
@@ -167,128 +171,81 @@ type config struct {
 // resolve merges opts over the environment and applies the defaults. It reports every invalid
 // setting at once.
 func resolve(opts *Options) (*config, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
-	environ := opts.Environ
-	if environ == nil {
-		environ = os.Environ()
+	environ := os.Environ()
+	if opts != nil && opts.Environ != nil {
+		environ = opts.Environ
 	}
 	env := make(map[string]string, 8)
-	var errs []error
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
-		if strings.HasPrefix(k, "VLOG_") && !strings.HasPrefix(k, "VLOG_TEST_") && !slices.Contains(knownVLOG, k) {
-			reason := "unknown vlog variable (KnownVariables lists them)"
-			if near := closest(k, knownVLOG); near != "" {
-				reason = "unknown vlog variable; did you mean " + near + "?"
-			}
-			errs = append(errs, &ConfigError{Var: k, Value: hideIfSecret(k, v), Reason: reason})
-		}
 	}
+	o := opts.withSections()
+	errs := unknownVariables(env)
+	fromEnv, serrs := o.apply(env)
+	errs = append(errs, serrs...)
+	c := &config{opts: o, fromEnv: fromEnv, environ: env, writer: o.Writer}
 
-	c := &config{writer: opts.Writer, fields: opts.Fields, addSource: opts.AddSource}
-	text := func(opt, name string) string {
-		if opt != "" {
-			return opt
-		}
-		v := strings.TrimSpace(env[name])
-		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			errs = append(errs, &ConfigError{Var: name, Value: v, Reason: "contains control characters"})
-			return ""
-		}
-		return v
-	}
-	c.service = text(opts.Service, EnvService)
+	c.service = o.Service
 	if c.service == "" {
 		c.service = strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe")
 	}
-	c.env = text(opts.Env, EnvEnv)
+	c.env = o.Env
 	if c.env == "" {
 		c.env = "unknown"
 	}
-	c.version = text(opts.Version, EnvVersion)
+	c.version = o.Version
 	if c.version == "" {
 		c.version = buildVersion()
 	}
-
-	switch lv := opts.Level.(type) {
-	case *slog.LevelVar:
+	if lv, ok := o.Level.(*slog.LevelVar); ok {
 		c.level = lv
-	case nil:
+	} else {
 		c.level = new(slog.LevelVar)
-		if v, ok := env[EnvLevel]; ok && v != "" {
-			var l slog.Level
-			if err := l.UnmarshalText([]byte(strings.TrimSpace(v))); err != nil {
-				errs = append(errs, &ConfigError{Var: EnvLevel, Value: v,
-					Reason: "want debug, info, warn or error, optionally with an offset such as warn+2"})
-			}
-			c.level.Set(l)
+		if o.Level != nil {
+			c.level.Set(o.Level.Level())
 		}
-	default:
-		c.level = new(slog.LevelVar)
-		c.level.Set(lv.Level())
 	}
-
-	if v, ok := env[EnvAddSource]; ok && v != "" && !c.addSource {
-		b, err := parseBool(EnvAddSource, v)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		c.addSource = b
-	}
-
-	c.output = opts.Output
-	name := "Options.Output"
-	if c.output == "" {
-		c.output, name = strings.TrimSpace(env[EnvOutput]), EnvOutput
-	}
-	switch c.output {
-	case "", OutputAuto:
-		c.output = chooseOutput(OutputAuto, env, opts.VictoriaLogs != nil && len(opts.VictoriaLogs.URLs) > 0)
-	case OutputStdout, OutputForward, OutputVictoriaLogs:
-	default:
-		errs = append(errs, &ConfigError{Var: name, Value: c.output, Reason: "want auto, stdout, forward or victorialogs"})
-	}
-	c.environ = env
-	var berrs []error
-	c.buffer, berrs = bufferConfig(opts, env)
-	errs = append(errs, berrs...)
-	c.stdoutBuffered = opts.StdoutBuffered
-	c.victoriaLogs = opts.VictoriaLogs
-	c.forward = opts.Forward
-	if v, ok := env[EnvStdoutBuffered]; ok && v != "" && !c.stdoutBuffered {
-		b, err := parseBool(EnvStdoutBuffered, v)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		c.stdoutBuffered = b
-	}
+	c.addSource = isTrue(o.AddSource)
+	c.output = chooseOutput(o)
 	if c.writer == nil {
 		c.writer = os.Stdout
 	}
-	ecsTimeout, err := envDuration(opts.ECSMetadataTimeout, env, EnvECSMetadataTimeout, DefaultECSMetadataTimeout)
-	if err != nil {
-		errs = append(errs, err)
+	ecsTimeout := o.ECSMetadataTimeout
+	if ecsTimeout == 0 {
+		ecsTimeout = DefaultECSMetadataTimeout
 	}
-	c.stopTimeout, err = envDuration(opts.StopTimeout, env, EnvStopTimeout, DefaultStopTimeout)
-	if err != nil {
-		errs = append(errs, err)
-	} else if c.stopTimeout <= 0 {
-		name := EnvStopTimeout
-		if opts.StopTimeout != 0 {
-			name = "Options.StopTimeout"
-		}
-		errs = append(errs, &ConfigError{Var: name, Value: c.stopTimeout.String(), Reason: "want a positive duration"})
+	c.stopTimeout = o.StopTimeout
+	if c.stopTimeout == 0 {
+		c.stopTimeout = DefaultStopTimeout
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	// Last, once the settings are known to be valid: the only step that may wait (at most
 	// ecsTimeout) on the network.
-	c.ecs = lookupECS(env[EnvECSMetadataURI], ecsTimeout)
+	c.ecs = lookupECS(env["ECS_CONTAINER_METADATA_URI_V4"], ecsTimeout)
 	return c, nil
+}
+
+// isTrue reports whether a *bool option is set and true.
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// settingError turns the error of a constructor in the handlers tree into a ConfigError that
+// names the setting as the user gave it: the variable when the value came from the
+// environment, else the Options field. section is the Options field of the constructor's
+// options ("VictoriaLogs").
+func (c *config) settingError(section string, err error) error {
+	var oe *output.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	field := section + "." + oe.Name
+	name := "Options." + field
+	if s := settingOf(field); s != nil && c.fromEnv[field] {
+		name = s.Var
+	}
+	return &ConfigError{Name: name, Value: oe.Value, Reason: oe.Reason}
 }
 
 // buildVersion returns the version recorded in the binary's build info.

@@ -15,8 +15,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
 )
 
 func newTest(t *testing.T, opts *Options) (*Logger, *bytes.Buffer) {
@@ -100,7 +99,7 @@ func TestInvalidEnvironment(t *testing.T) {
 		require.Error(t, err, kv)
 		var ce *ConfigError
 		require.True(t, errors.As(err, &ce), "%v", err)
-		require.Equal(t, wantVar, ce.Var)
+		require.Equal(t, wantVar, ce.Name)
 		require.Equal(t, wantValue, ce.Value)
 		require.Contains(t, err.Error(), wantVar)
 		require.Contains(t, err.Error(), strconv.Quote(wantValue))
@@ -231,12 +230,9 @@ func TestParseSize(t *testing.T) {
 func TestAutoOutput(t *testing.T) {
 	f := func(env []string, want string) {
 		t.Helper()
-		m := map[string]string{}
-		for _, kv := range env {
-			k, v, _ := strings.Cut(kv, "=")
-			m[k] = v
-		}
-		require.Equal(t, want, chooseOutput(OutputAuto, m, false))
+		c, err := resolve(&Options{Environ: append([]string{"VLOG_ECS_METADATA_TIMEOUT=0"}, env...)})
+		require.NoError(t, err)
+		require.Equal(t, want, c.output)
 	}
 	f(nil, OutputStdout)
 	f([]string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=24224"}, OutputForward)
@@ -259,17 +255,22 @@ func TestStdoutBuffered(t *testing.T) {
 	require.Equal(t, "closed", st.State)
 }
 
-// TestBufferConfigFromEnv: the buffer variables reach handlers.BufferOptions, and a field set in
+// TestBufferConfigFromEnv: the buffer variables reach output.BufferOptions, and a field set in
 // code wins over its variable.
 func TestBufferConfigFromEnv(t *testing.T) {
-	env := map[string]string{EnvBufferSize: "16MiB", EnvBatchSize: "512KiB", EnvBatchMaxSize: "4MiB",
-		EnvBatchAge: "50ms", EnvMaxRecordSize: "64KiB", EnvDropPolicy: "oldest"}
-	b, errs := bufferConfig(&Options{}, env)
-	require.Empty(t, errs)
-	require.Equal(t, handlers.BufferOptions{Size: 16 << 20, BatchSize: 512 << 10, MaxBatchSize: 4 << 20,
-		BatchAge: 50 * time.Millisecond, MaxRecordSize: 64 << 10, DropPolicy: handlers.DropOldest}, b)
+	env := []string{"VLOG_BUFFER_SIZE=16MiB", "VLOG_BATCH_SIZE=512KiB", "VLOG_BATCH_MAX_SIZE=4MiB",
+		"VLOG_BATCH_AGE=50ms", "VLOG_MAX_RECORD_SIZE=64KiB", "VLOG_DROP_POLICY=oldest",
+		"VLOG_RETRY_MIN=10ms", "VLOG_RETRY_MAX=1s"}
+	c, err := resolve(&Options{Environ: env})
+	require.NoError(t, err)
+	require.Equal(t, output.BufferOptions{Size: 16 << 20, BatchSize: 512 << 10, MaxBatchSize: 4 << 20,
+		BatchAge: 50 * time.Millisecond, MaxRecordSize: 64 << 10, DropPolicy: output.DropOldest,
+		RetryMin: 10 * time.Millisecond, RetryMax: time.Second}, *c.opts.Buffer)
 
-	b, errs = bufferConfig(&Options{Buffer: &handlers.BufferOptions{MaxBatchSize: 1 << 20}}, env)
-	require.Empty(t, errs)
-	require.Equal(t, 1<<20, b.MaxBatchSize)
+	code := &output.BufferOptions{MaxBatchSize: 1 << 20, DropPolicy: output.DropNewest}
+	c, err = resolve(&Options{Buffer: code, Environ: env})
+	require.NoError(t, err)
+	require.Equal(t, 1<<20, c.opts.Buffer.MaxBatchSize)
+	require.Equal(t, output.DropNewest, c.opts.Buffer.DropPolicy, "code forces DropNewest over VLOG_DROP_POLICY=oldest")
+	require.Equal(t, output.BufferOptions{MaxBatchSize: 1 << 20, DropPolicy: output.DropNewest}, *code, "the caller's options are not written to")
 }

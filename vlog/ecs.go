@@ -13,11 +13,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
-)
 
-// EnvECSMetadataURI is the variable the ECS agent (EC2 and Fargate platform 1.4 and later)
-// sets in every container: the base URL of the task metadata endpoint version 4.
-const EnvECSMetadataURI = "ECS_CONTAINER_METADATA_URI_V4"
+	"go.vlog.dev/handlers/schema"
+)
 
 // DefaultECSMetadataTimeout bounds the ECS task metadata lookup at setup. The endpoint is a
 // local HTTP server of the ECS agent and answers in milliseconds; the bound only matters when
@@ -67,12 +65,12 @@ func (m ECSMetadata) attrs() []slog.Attr {
 			as = append(as, slog.String(k, v))
 		}
 	}
-	add("ecs_cluster", m.Cluster)
-	add("ecs_task_arn", m.TaskARN)
-	add("ecs_task_definition", m.TaskDefinition)
-	add("container", m.Container)
-	add("availability_zone", m.AvailabilityZone)
-	add("launch_type", m.LaunchType)
+	add(schema.ECSCluster, m.Cluster)
+	add(schema.ECSTaskARN, m.TaskARN)
+	add(schema.ECSTaskDefinition, m.TaskDefinition)
+	add(schema.Container, m.Container)
+	add(schema.AvailabilityZone, m.AvailabilityZone)
+	add(schema.LaunchType, m.LaunchType)
 	return as
 }
 
@@ -309,22 +307,4 @@ func (l *Logger) warnECS() {
 		slog.String("ecs_metadata_uri", e.uri),
 		slog.Int("ecs_metadata_errors", e.errors),
 		slog.String("error", e.err.Error()))
-}
-
-// envDuration resolves a time.Duration setting: opt when non-zero, else the variable name
-// parsed with time.ParseDuration (a plain "0" is accepted), else def. A negative opt is
-// returned as is, for the caller to interpret.
-func envDuration(opt time.Duration, env map[string]string, name string, def time.Duration) (time.Duration, error) {
-	if opt != 0 {
-		return opt, nil
-	}
-	v := strings.TrimSpace(env[name])
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return def, &ConfigError{Var: name, Value: v, Reason: "want a duration such as 500ms or 2s"}
-	}
-	return d, nil
 }

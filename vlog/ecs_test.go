@@ -190,7 +190,7 @@ func records(t *testing.T, s string) []map[string]any {
 func TestNewAddsECSFields(t *testing.T) {
 	ms := newMetadataServer(t, reply{file: "fargate-container.json"}, reply{file: "fargate-task.json"})
 	l, buf := newTest(t, &Options{
-		Environ: []string{"SERVICE=order-api", "ENV=prod", "VERSION=1.4.2", EnvECSMetadataURI + "=" + ms.uri()},
+		Environ: []string{"SERVICE=order-api", "ENV=prod", "VERSION=1.4.2", "ECS_CONTAINER_METADATA_URI_V4" + "=" + ms.uri()},
 	})
 	meta, err := l.ECS()
 	require.NoError(t, err)
@@ -212,7 +212,7 @@ func TestNewAddsECSFields(t *testing.T) {
 func TestNewECSFieldsBeforeStaticFields(t *testing.T) {
 	ms := newMetadataServer(t, reply{file: "ec2-container.json"}, reply{file: "ec2-task.json"})
 	l, buf := newTest(t, &Options{
-		Environ: []string{EnvECSMetadataURI + "=" + ms.uri()},
+		Environ: []string{"ECS_CONTAINER_METADATA_URI_V4" + "=" + ms.uri()},
 		Fields:  []slog.Attr{slog.String("team", "payments")},
 	})
 	l.Info("m")
@@ -221,7 +221,7 @@ func TestNewECSFieldsBeforeStaticFields(t *testing.T) {
 
 func TestNewECSFailureWarnsOnce(t *testing.T) {
 	ms := newMetadataServer(t, reply{file: "ec2-container.json"}, reply{status: 500, body: "boom"})
-	l, buf := newTest(t, &Options{Environ: []string{"SERVICE=s", EnvECSMetadataURI + "=" + ms.uri()}})
+	l, buf := newTest(t, &Options{Environ: []string{"SERVICE=s", "ECS_CONTAINER_METADATA_URI_V4" + "=" + ms.uri()}})
 	meta, err := l.ECS()
 	require.ErrorContains(t, err, "HTTP 500")
 	require.Equal(t, "staging", meta.Cluster, "from the container's labels")
@@ -248,7 +248,7 @@ func TestNewECSUnreachableDoesNotFail(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close()) // nothing listens there now: connection refused
 
-	l, buf := newTest(t, &Options{Environ: []string{EnvECSMetadataURI + "=http://" + addr + "/v4/abc"}})
+	l, buf := newTest(t, &Options{Environ: []string{"ECS_CONTAINER_METADATA_URI_V4" + "=http://" + addr + "/v4/abc"}})
 	meta, err := l.ECS()
 	require.Zero(t, meta)
 	require.Error(t, err)
@@ -262,7 +262,7 @@ func TestNewECSTimeoutBoundsSetup(t *testing.T) {
 	start := time.Now()
 	l, buf := newTest(t, &Options{
 		ECSMetadataTimeout: 100 * time.Millisecond,
-		Environ:            []string{EnvECSMetadataURI + "=" + ms.uri()},
+		Environ:            []string{"ECS_CONTAINER_METADATA_URI_V4" + "=" + ms.uri()},
 	})
 	require.Less(t, time.Since(start), 5*time.Second)
 	_, err := l.ECS()
@@ -271,7 +271,7 @@ func TestNewECSTimeoutBoundsSetup(t *testing.T) {
 
 	// The same from the environment.
 	start = time.Now()
-	l, _ = newTest(t, &Options{Environ: []string{EnvECSMetadataTimeout + "=50ms", EnvECSMetadataURI + "=" + ms.uri()}})
+	l, _ = newTest(t, &Options{Environ: []string{"VLOG_ECS_METADATA_TIMEOUT" + "=50ms", "ECS_CONTAINER_METADATA_URI_V4" + "=" + ms.uri()}})
 	require.Less(t, time.Since(start), 5*time.Second)
 	_, err = l.ECS()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -290,8 +290,8 @@ func TestNewNotOnECS(t *testing.T) {
 func TestNewECSLookupDisabled(t *testing.T) {
 	ms := newMetadataServer(t, reply{file: "ec2-container.json"}, reply{file: "ec2-task.json"})
 	for _, o := range []*Options{
-		{Environ: []string{EnvECSMetadataTimeout + "=0", EnvECSMetadataURI + "=" + ms.uri()}},
-		{ECSMetadataTimeout: -1, Environ: []string{EnvECSMetadataURI + "=" + ms.uri()}},
+		{Environ: []string{"VLOG_ECS_METADATA_TIMEOUT" + "=0", "ECS_CONTAINER_METADATA_URI_V4" + "=" + ms.uri()}},
+		{ECSMetadataTimeout: -1, Environ: []string{"ECS_CONTAINER_METADATA_URI_V4" + "=" + ms.uri()}},
 	} {
 		l, buf := newTest(t, o)
 		meta, err := l.ECS()
@@ -303,7 +303,7 @@ func TestNewECSLookupDisabled(t *testing.T) {
 }
 
 func TestNewECSBadTimeout(t *testing.T) {
-	_, err := New(&Options{Writer: &strings.Builder{}, Environ: []string{EnvECSMetadataTimeout + "=1", EnvStopTimeout + "=-5s"}})
+	_, err := New(&Options{Writer: &strings.Builder{}, Environ: []string{"VLOG_ECS_METADATA_TIMEOUT" + "=1", "VLOG_STOP_TIMEOUT" + "=-5s"}})
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 	require.ErrorContains(t, err, `VLOG_ECS_METADATA_TIMEOUT="1": want a duration`)
@@ -312,7 +312,7 @@ func TestNewECSBadTimeout(t *testing.T) {
 
 func TestKnownVariables(t *testing.T) {
 	vs := KnownVariables()
-	for _, v := range []string{EnvService, EnvEnv, EnvVersion, EnvLevel, EnvECSMetadataTimeout, EnvStopTimeout, EnvECSMetadataURI} {
+	for _, v := range []string{"SERVICE", "ENV", "VERSION", "VLOG_LEVEL", "VLOG_ECS_METADATA_TIMEOUT", "VLOG_STOP_TIMEOUT", "ECS_CONTAINER_METADATA_URI_V4"} {
 		require.Contains(t, vs, v)
 	}
 	vs[0] = "changed"

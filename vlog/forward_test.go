@@ -11,20 +11,20 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tinylib/msgp/msgp"
-
-	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/forward"
 )
 
 func TestForwardOptionsFromEnv(t *testing.T) {
-	f := func(env map[string]string, code *handlers.ForwardOptions, container, taskID string, want handlers.ForwardOptions) {
+	f := func(env map[string]string, code *forward.Options, container, taskID string, want forward.Options) {
 		t.Helper()
-		c := &config{service: "order-api", environ: env, forward: code}
+		c, err := resolve(&Options{Service: "order-api", Environ: environ(env), Forward: code})
+		require.NoError(t, err)
 		c.ecs.meta.Container, c.ecs.meta.TaskID = container, taskID
 		got, err := forwardOptions(c)
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	}
-	base := map[string]string{EnvFluentHost: "127.0.0.1", EnvFluentPort: "24224"}
+	base := map[string]string{"FLUENT_HOST": "127.0.0.1", "FLUENT_PORT": "24224"}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range base {
@@ -36,45 +36,51 @@ func TestForwardOptionsFromEnv(t *testing.T) {
 		return m
 	}
 	// Defaults: the service name as the tag, ack on, no compression, default timeout.
-	f(base, nil, "", "", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "order-api"})
+	f(base, nil, "", "", forward.Options{Address: "127.0.0.1:24224", Tag: "order-api"})
 	// On ECS: the FireLens tag.
-	f(base, nil, "app", "0123abcd", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "app-firelens-0123abcd"})
-	f(base, nil, "app", "", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "app-firelens-vlog"})
-	f(with(EnvFluentTag, " mytag ", EnvFluentAck, "false", EnvFluentCompress, "GZIP", EnvFluentTimeout, "250ms"), nil, "app", "x",
-		handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "mytag", DisableAck: true, Compression: "gzip", Timeout: 250 * time.Millisecond})
-	f(with(EnvFluentAck, "true"), nil, "", "", handlers.ForwardOptions{Address: "127.0.0.1:24224", Tag: "order-api"})
-	f(with(EnvFluentHost, "::1"), nil, "", "", handlers.ForwardOptions{Address: "[::1]:24224", Tag: "order-api"})
-	f(map[string]string{EnvFluentHost: "unix:///var/run/fluent.sock"}, nil, "", "",
-		handlers.ForwardOptions{Network: "unix", Address: "/var/run/fluent.sock", Tag: "order-api"})
+	f(base, nil, "app", "0123abcd", forward.Options{Address: "127.0.0.1:24224", Tag: "app-firelens-0123abcd"})
+	f(base, nil, "app", "", forward.Options{Address: "127.0.0.1:24224", Tag: "app-firelens-vlog"})
+	f(with("VLOG_FLUENT_TAG", " mytag ", "VLOG_FLUENT_ACK", "false", "VLOG_FLUENT_COMPRESS", "GZIP", "VLOG_FLUENT_TIMEOUT", "250ms"), nil, "app", "x",
+		forward.Options{Address: "127.0.0.1:24224", Tag: "mytag", Ack: Bool(false), Compression: "gzip", Timeout: 250 * time.Millisecond})
+	f(with("VLOG_FLUENT_ACK", "true"), nil, "", "", forward.Options{Address: "127.0.0.1:24224", Tag: "order-api", Ack: Bool(true)})
+	f(with("FLUENT_HOST", "::1"), nil, "", "", forward.Options{Address: "[::1]:24224", Tag: "order-api"})
+	f(map[string]string{"FLUENT_HOST": "unix:///var/run/fluent.sock"}, nil, "", "",
+		forward.Options{Network: "unix", Address: "/var/run/fluent.sock", Tag: "order-api"})
 	// Code wins.
-	f(with(EnvFluentTag, "env", EnvFluentTimeout, "1s", EnvFluentCompress, "gzip"),
-		&handlers.ForwardOptions{Address: "h:1", Tag: "code", Timeout: 2 * time.Second, Compression: "none", DisableAck: true}, "", "",
-		handlers.ForwardOptions{Address: "h:1", Tag: "code", Timeout: 2 * time.Second, Compression: "none", DisableAck: true})
-	f(nil, &handlers.ForwardOptions{Address: "h:1"}, "", "", handlers.ForwardOptions{Address: "h:1", Tag: "order-api"})
+	f(with("VLOG_FLUENT_TAG", "env", "VLOG_FLUENT_TIMEOUT", "1s", "VLOG_FLUENT_COMPRESS", "gzip"),
+		&forward.Options{Address: "h:1", Tag: "code", Timeout: 2 * time.Second, Compression: "none", Ack: Bool(false)}, "", "",
+		forward.Options{Address: "h:1", Tag: "code", Timeout: 2 * time.Second, Compression: "none", Ack: Bool(false)})
+	// A boolean set in code wins too: acks forced on over VLOG_FLUENT_ACK=false.
+	f(with("VLOG_FLUENT_ACK", "false"), &forward.Options{Ack: Bool(true)}, "", "",
+		forward.Options{Address: "127.0.0.1:24224", Tag: "order-api", Ack: Bool(true)})
+	f(nil, &forward.Options{Address: "h:1"}, "", "", forward.Options{Address: "h:1", Tag: "order-api"})
 }
 
 func TestForwardOptionsErrors(t *testing.T) {
 	f := func(env map[string]string, wantVar, wantValue string) {
 		t.Helper()
-		_, err := forwardOptions(&config{service: "s", environ: env})
+		c, err := resolve(&Options{Service: "s", Environ: environ(env)})
+		if err == nil {
+			_, err = forwardOptions(c)
+		}
 		var ce *ConfigError
 		require.True(t, errors.As(err, &ce), "%v", err)
 		found := false
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			if errors.As(e, &ce) && ce.Var == wantVar && ce.Value == wantValue {
+			if errors.As(e, &ce) && ce.Name == wantVar && ce.Value == wantValue {
 				found = true
 			}
 		}
 		require.True(t, found, "%v: want %s=%q", err, wantVar, wantValue)
 		require.Contains(t, err.Error(), wantVar)
 	}
-	f(map[string]string{EnvFluentPort: "24224"}, EnvFluentHost, "")
-	f(map[string]string{EnvFluentHost: "h"}, EnvFluentPort, "")
-	f(map[string]string{EnvFluentHost: "h", EnvFluentPort: "0"}, EnvFluentPort, "0")
-	f(map[string]string{EnvFluentHost: "h", EnvFluentPort: "65536"}, EnvFluentPort, "65536")
-	f(map[string]string{EnvFluentHost: "h", EnvFluentPort: "http"}, EnvFluentPort, "http")
-	f(map[string]string{EnvFluentHost: "unix://"}, EnvFluentHost, "unix://")
-	ok := map[string]string{EnvFluentHost: "h", EnvFluentPort: "1"}
+	f(map[string]string{"FLUENT_PORT": "24224"}, "FLUENT_HOST", "")
+	f(map[string]string{"FLUENT_HOST": "h"}, "FLUENT_PORT", "")
+	f(map[string]string{"FLUENT_HOST": "h", "FLUENT_PORT": "0"}, "FLUENT_PORT", "0")
+	f(map[string]string{"FLUENT_HOST": "h", "FLUENT_PORT": "65536"}, "FLUENT_PORT", "65536")
+	f(map[string]string{"FLUENT_HOST": "h", "FLUENT_PORT": "http"}, "FLUENT_PORT", "http")
+	f(map[string]string{"FLUENT_HOST": "unix://"}, "FLUENT_HOST", "unix://")
+	ok := map[string]string{"FLUENT_HOST": "h", "FLUENT_PORT": "1"}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{k: v}
 		for k, v := range ok {
@@ -82,18 +88,18 @@ func TestForwardOptionsErrors(t *testing.T) {
 		}
 		return m
 	}
-	f(with(EnvFluentAck, "maybe"), EnvFluentAck, "maybe")
-	f(with(EnvFluentCompress, "zstd"), EnvFluentCompress, "zstd")
-	f(with(EnvFluentTimeout, "5"), EnvFluentTimeout, "5")
-	f(with(EnvFluentTimeout, "-1s"), EnvFluentTimeout, "-1s")
+	f(with("VLOG_FLUENT_ACK", "maybe"), "VLOG_FLUENT_ACK", "maybe")
+	f(with("VLOG_FLUENT_COMPRESS", "zstd"), "VLOG_FLUENT_COMPRESS", "zstd")
+	f(with("VLOG_FLUENT_TIMEOUT", "5"), "VLOG_FLUENT_TIMEOUT", "5")
+	f(with("VLOG_FLUENT_TIMEOUT", "-1s"), "VLOG_FLUENT_TIMEOUT", "-1s")
 
 	// Through New: the error names the variable; and VLOG_FLUENT_ variables are known.
 	_, err := New(&Options{Environ: []string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=x"}})
 	require.ErrorContains(t, err, `FLUENT_PORT="x"`)
 	_, err = New(&Options{Environ: []string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=1", "VLOG_FLUENT_TAGG=x"}})
 	require.ErrorContains(t, err, "did you mean VLOG_FLUENT_TAG")
-	require.Contains(t, KnownVariables(), EnvFluentHost)
-	require.Contains(t, KnownVariables(), EnvFluentCompress)
+	require.Contains(t, KnownVariables(), "FLUENT_HOST")
+	require.Contains(t, KnownVariables(), "VLOG_FLUENT_COMPRESS")
 }
 
 // forwardSink is a minimal forward server: it decodes PackedForward messages, acks them and
@@ -200,4 +206,13 @@ func TestForwardOutput(t *testing.T) {
 	require.Equal(t, int64(99), r["i"])
 	require.Equal(t, "ord-1", r["order"].(map[string]any)["id"])
 	require.True(t, strings.HasSuffix(r["event_time"].(string), "Z"))
+}
+
+// environ turns a map into the form Options.Environ takes, with the ECS metadata read off.
+func environ(env map[string]string) []string {
+	out := []string{"VLOG_ECS_METADATA_TIMEOUT=0"}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
 }

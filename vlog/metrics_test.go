@@ -16,8 +16,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
 )
 
 // family is one metric family parsed from a text exposition.
@@ -215,14 +214,14 @@ func (f *fakeOutput) Close(context.Context) error   { return nil }
 func (f *fakeOutput) Stats() Stats                  { return f.st }
 func (f *fakeOutput) setState(s string) *fakeOutput { f.st.State = s; return f }
 func newFake(st Stats) *fakeOutput                  { return &fakeOutput{st: st} }
-func loggerWith(o handlers.Output, ecsErrors int) *Logger {
+func loggerWith(o output.Output, ecsErrors int) *Logger {
 	return &Logger{output: o, cfg: &config{ecs: ecsLookup{errors: ecsErrors}}}
 }
 
 func TestMetricsExposition(t *testing.T) {
 	l := loggerWith(newFake(Stats{
 		Output: "forward", State: "failing", Enqueued: 1_000_000_007, Delivered: 999_000_000, Retried: 12,
-		Dropped:       handlers.Drops{BufferFull: 1, WriteError: 2, Oversize: 3, Closed: 4},
+		Dropped:       output.Drops{BufferFull: 1, WriteError: 2, Oversize: 3, Closed: 4},
 		BufferedBytes: 65536, BufferedRecords: 211,
 	}), 2)
 	text := metricsText(t, l)
@@ -294,7 +293,7 @@ func TestMetricsTable(t *testing.T) {
 		if m.label != "" {
 			require.Regexp(t, labelNameRE, m.label)
 		}
-		full := &metricSource{stats: Stats{Redacted: map[string]uint64{}, Fallback: &handlers.FallbackStatus{}}}
+		full := &metricSource{stats: Stats{Redacted: map[string]uint64{}, Fallback: &output.FallbackStatus{}}}
 		require.NotEmpty(t, m.samples(full), m.name)
 	}
 }
@@ -379,7 +378,7 @@ func TestMetricsHandlerMethods(t *testing.T) {
 func TestPublishExpvar(t *testing.T) {
 	l := loggerWith(newFake(Stats{
 		Output: "victorialogs", State: "ok", Enqueued: 5, Delivered: 4, LastError: "HTTP 503",
-		Dropped: handlers.Drops{Oversize: 1},
+		Dropped: output.Drops{Oversize: 1},
 	}), 1)
 	name := "vlog_test_" + strconv.FormatInt(int64(len(expvarNames())), 10) + "_" + t.Name()
 	require.NoError(t, l.PublishExpvar(name))

@@ -3,42 +3,12 @@ package vlog
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
-	"strings"
-	"time"
+	"io"
 
 	"go.vlog.dev/handlers"
-)
-
-// Environment variables of the output and its buffer.
-const (
-	// EnvBufferSize bounds the in-memory buffer, in bytes (suffixes KiB, MiB, GiB, KB, MB
-	// accepted). Default 8MiB.
-	EnvBufferSize = "VLOG_BUFFER_SIZE"
-	// EnvBatchSize is the batch size at which a batch is sent. Default 256KiB.
-	EnvBatchSize = "VLOG_BATCH_SIZE"
-	// EnvBatchMaxSize is how large a batch may grow while the previous one is being sent
-	// (handlers.BufferOptions.MaxBatchSize). Default a quarter of VLOG_BUFFER_SIZE.
-	EnvBatchMaxSize = "VLOG_BATCH_MAX_SIZE"
-	// EnvBatchAge is the longest a record waits for its batch (a time.ParseDuration value).
-	// Default 200ms.
-	EnvBatchAge = "VLOG_BATCH_AGE"
-	// EnvMaxRecordSize drops larger records (counted as oversize). Default 1MiB.
-	EnvMaxRecordSize = "VLOG_MAX_RECORD_SIZE"
-	// EnvDropPolicy is what a full buffer drops: "newest" (default) or "oldest".
-	EnvDropPolicy = "VLOG_DROP_POLICY"
-	// EnvStdoutBuffered puts stdout behind the buffer too (true/false). Default false: stdout
-	// is written synchronously, which is the simplest and loses nothing while the pipe drains;
-	// turn it on when a slow log pipe must never stall the service.
-	EnvStdoutBuffered = "VLOG_STDOUT_BUFFERED"
-
-	// EnvFluentHost and EnvFluentPort are injected by ECS when the task uses the awsfirelens
-	// log driver: the FireLens router's forward input.
-	EnvFluentHost = "FLUENT_HOST"
-	EnvFluentPort = "FLUENT_PORT"
-	// EnvVictoriaLogsURL is VictoriaLogs' base URL (or full /insert/jsonline URL).
-	EnvVictoriaLogsURL = "VICTORIALOGS_URL"
+	"go.vlog.dev/handlers/forward"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/victorialogs"
 )
 
 // Output names, as in VLOG_OUTPUT and Logger.Output.
@@ -49,135 +19,51 @@ const (
 	OutputVictoriaLogs = "victorialogs"
 )
 
-// bufferConfig resolves the buffer settings: a non-zero field of opts.Buffer wins over its
-// variable.
-func bufferConfig(opts *Options, env map[string]string) (handlers.BufferOptions, []error) {
-	var b handlers.BufferOptions
-	if opts.Buffer != nil {
-		b = *opts.Buffer
-	}
-	var errs []error
-	size := func(dst *int, name string) {
-		v, ok := env[name]
-		if *dst != 0 || !ok || v == "" {
-			return
-		}
-		n, err := parseSize(v)
-		if err != nil {
-			errs = append(errs, &ConfigError{Var: name, Value: v, Reason: err.Error()})
-			return
-		}
-		*dst = n
-	}
-	size(&b.Size, EnvBufferSize)
-	size(&b.BatchSize, EnvBatchSize)
-	size(&b.MaxBatchSize, EnvBatchMaxSize)
-	size(&b.MaxRecordSize, EnvMaxRecordSize)
-	if v, ok := env[EnvBatchAge]; ok && v != "" && b.BatchAge == 0 {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil || d <= 0 {
-			errs = append(errs, &ConfigError{Var: EnvBatchAge, Value: v, Reason: "want a positive duration such as 200ms"})
-		}
-		b.BatchAge = d
-	}
-	if v, ok := env[EnvDropPolicy]; ok && v != "" && (opts.Buffer == nil || opts.Buffer.DropPolicy == handlers.DropNewest) {
-		switch strings.TrimSpace(strings.ToLower(v)) {
-		case "newest":
-			b.DropPolicy = handlers.DropNewest
-		case "oldest":
-			b.DropPolicy = handlers.DropOldest
-		default:
-			errs = append(errs, &ConfigError{Var: EnvDropPolicy, Value: v, Reason: "want newest or oldest"})
-		}
-	}
-	if b.OnError == nil {
-		b.OnError = opts.OnError
-	}
-	return b, errs
-}
-
-// parseBool parses the value v of the variable name as a strconv.ParseBool value (blanks
-// around it allowed); the error is a *ConfigError.
-func parseBool(name, v string) (bool, error) {
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		return false, &ConfigError{Var: name, Value: v, Reason: "want true or false"}
-	}
-	return b, nil
-}
-
-// parseSize parses a byte size: a number with an optional suffix B, KB, MB, GB (powers of
-// 1000) or KiB, MiB, GiB (powers of 1024).
-func parseSize(s string) (int, error) {
-	s = strings.TrimSpace(s)
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, errors.New("want a positive size in bytes, optionally with a suffix such as KiB or MiB")
-	}
-	return n * mult, nil
-}
-
-// chooseOutput resolves "auto": forward when ECS injected FLUENT_HOST and FLUENT_PORT,
-// VictoriaLogs when only VictoriaLogs is configured (VICTORIALOGS_URL, or URLs in
-// Options.VictoriaLogs), stdout otherwise.
-func chooseOutput(output string, env map[string]string, vlInCode bool) string {
-	if output != OutputAuto {
-		return output
+// chooseOutput resolves "auto" (or unset): forward when the router has an address (FLUENT_HOST
+// and FLUENT_PORT, injected by ECS, or Forward.Address), victorialogs when VictoriaLogs has a
+// URL, stdout otherwise.
+func chooseOutput(o *Options) string {
+	if o.Output != "" && o.Output != OutputAuto {
+		return o.Output
 	}
 	switch {
-	case env[EnvFluentHost] != "" && env[EnvFluentPort] != "":
+	case o.Forward.Address != "":
 		return OutputForward
-	case env[EnvVictoriaLogsURL] != "" || vlInCode:
+	case len(o.VictoriaLogs.URLs) > 0:
 		return OutputVictoriaLogs
 	}
 	return OutputStdout
 }
 
-// victoriaLogsConfigured reports whether VictoriaLogs has an address, from the environment or
-// from code: then the forward output falls back to it.
-func victoriaLogsConfigured(c *config) bool {
-	return c.environ[EnvVictoriaLogsURL] != "" || (c.victoriaLogs != nil && len(c.victoriaLogs.URLs) > 0)
-}
-
-// newOutput builds the output chosen in c. notice encodes the buffer's drop notices.
-func newOutput(c *config, notice func([]byte, slog.Level, string, ...slog.Attr) []byte) (handlers.Output, error) {
-	bo := c.buffer
-	bo.Notice = notice
-	switch c.output {
-	case OutputStdout:
-		if !c.stdoutBuffered {
-			return handlers.NewWriterOutput(OutputStdout, c.writer), nil
+// newOutput builds the output chosen in c. notice encodes the outputs' records about
+// themselves (drops, fallback switches).
+func newOutput(c *config, notice output.NoticeFunc) (output.Output, error) {
+	hooks := output.Hooks{Notice: notice, OnError: c.opts.OnError}
+	if c.output == OutputStdout {
+		stdout := output.NewWriterTransport(OutputStdout, c.writer)
+		if !isTrue(c.opts.StdoutBuffered) {
+			return output.NewDirect(stdout, hooks), nil
 		}
-		return handlers.NewBufferedOutput(handlers.NewWriterTransport(OutputStdout, c.writer), &bo), nil
+		return output.NewBuffered(stdout, c.opts.Buffer, hooks), nil
 	}
-	t, err := newTransport(c)
+	t, err := newTransport(c, hooks)
 	if err != nil {
 		return nil, err
 	}
-	return handlers.NewBufferedOutput(t, &bo), nil
+	return output.NewBuffered(t, c.opts.Buffer, hooks), nil
 }
 
 // newTransport builds the network transport for c.output: the FireLens router over the
-// forward protocol (with VictoriaLogs as the fallback when VICTORIALOGS_URL is set too), or
+// forward protocol (with VictoriaLogs as the fallback when VictoriaLogs has a URL too), or
 // VictoriaLogs alone.
-func newTransport(c *config) (handlers.Transport, error) {
+func newTransport(c *config, hooks output.Hooks) (output.Transport, error) {
 	switch c.output {
 	case OutputForward:
 		fw, err := newForwardTransport(c)
 		if err != nil {
 			return nil, err
 		}
-		if !victoriaLogsConfigured(c) {
+		if len(c.opts.VictoriaLogs.URLs) == 0 {
 			return fw, nil
 		}
 		vl, err := newVictoriaLogsTransport(c)
@@ -185,9 +71,92 @@ func newTransport(c *config) (handlers.Transport, error) {
 			_ = fw.Close()
 			return nil, err
 		}
-		return newFallbackTransport(c, fw, vl)
+		return newFallbackTransport(c, fw, vl, hooks), nil
 	case OutputVictoriaLogs:
 		return newVictoriaLogsTransport(c)
 	}
 	return nil, fmt.Errorf("vlog: unknown output %q", c.output)
+}
+
+// newForwardTransport builds the Fluent forward transport to the FireLens router. It does not
+// connect: the first batch does.
+func newForwardTransport(c *config) (output.Transport, error) {
+	o, err := forwardOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	t, err := forward.New(&o)
+	if err != nil {
+		return nil, c.settingError("Forward", err)
+	}
+	return t, nil
+}
+
+// forwardOptions are the options of the forward transport: the router's address is required,
+// the tag defaults to the FireLens convention.
+func forwardOptions(c *config) (forward.Options, error) {
+	o := *c.opts.Forward
+	if o.Address == "" {
+		var errs []error
+		if c.environ["FLUENT_HOST"] == "" {
+			errs = append(errs, &ConfigError{Name: "FLUENT_HOST", Value: "",
+				Reason: "the forward output needs the router's host (ECS sets it with the awsfirelens log driver)"})
+		}
+		if port := c.environ["FLUENT_PORT"]; checkPort(port) != nil {
+			errs = append(errs, &ConfigError{Name: "FLUENT_PORT", Value: port, Reason: "want a port number in 1..65535"})
+		}
+		return o, errors.Join(errs...)
+	}
+	if o.Tag == "" {
+		o.Tag = defaultFluentTag(c)
+	}
+	return o, nil
+}
+
+// defaultFluentTag follows the FireLens convention when the container name is known.
+func defaultFluentTag(c *config) string {
+	if name := c.ecs.meta.Container; name != "" {
+		id := c.ecs.meta.TaskID
+		if id == "" {
+			id = "vlog"
+		}
+		return name + "-firelens-" + id
+	}
+	return c.service
+}
+
+// newVictoriaLogsTransport builds the VictoriaLogs /insert/jsonline transport. An invalid
+// setting is a *ConfigError naming the variable (or, for a value set in code, the
+// Options.VictoriaLogs field), with credentials removed from the value.
+func newVictoriaLogsTransport(c *config) (output.Transport, error) {
+	if len(c.opts.VictoriaLogs.URLs) == 0 {
+		return nil, &ConfigError{Name: "VICTORIALOGS_URL", Value: "",
+			Reason: "not set: the victorialogs output needs VictoriaLogs' URL, such as http://victorialogs:9428"}
+	}
+	t, err := victorialogs.New(c.opts.VictoriaLogs)
+	if err != nil {
+		return nil, c.settingError("VictoriaLogs", err)
+	}
+	return t, nil
+}
+
+// newFallbackTransport sends through primary (the router) and falls back to secondary
+// (VictoriaLogs) while primary is down. Each switch writes a notice record into the stream
+// and is reported to Options.OnError.
+func newFallbackTransport(c *config, primary, secondary output.Transport, hooks output.Hooks) *output.Fallback {
+	fo := *c.opts.Fallback
+	if fo.LastResort == nil && isTrue(c.opts.FallbackStdout) {
+		fo.LastResort = output.NewWriterTransport(OutputStdout, c.writer)
+	}
+	// The notice records have the schema of the service's own records; they carry nothing of
+	// the caller's, so the handler needs no redactor.
+	hooks.Notice = handlers.NewJSONHandler(io.Discard, c.handlerOptions()).EncodeNotice
+	if onError := c.opts.OnError; onError != nil {
+		hooks.OnSwitch = func(from, to string, reason error) {
+			if reason != nil {
+				onError(fmt.Errorf("vlog: %s failing, sending to %s directly: %w", from, to, reason))
+			}
+		}
+	}
+	return output.NewFallback(primary, secondary, &fo, hooks)
 }

@@ -86,7 +86,8 @@ func TestRedactionDisabled(t *testing.T) {
 		require.Nil(t, l.Redactor())
 	}
 	f(&Options{Environ: []string{"VLOG_REDACT=false"}})
-	f(&Options{DisableRedaction: true})
+	f(&Options{Redaction: Bool(false)})
+	f(&Options{Redaction: Bool(false), Environ: []string{"VLOG_REDACT=true"}}) // code wins
 }
 
 func TestRedactionSettings(t *testing.T) {

@@ -13,11 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
 )
 
 // closeRecorder is an Output that records how Close was called.
 type closeRecorder struct {
-	handlers.Output
+	output.Output
 	mu       sync.Mutex
 	closes   int
 	deadline time.Time
@@ -38,7 +39,7 @@ func (c *closeRecorder) Close(ctx context.Context) error {
 // recorded.
 func stopLogger(timeout time.Duration) (*Logger, *closeRecorder, *bytes.Buffer) {
 	var buf bytes.Buffer
-	out := &closeRecorder{Output: handlers.NewWriterOutput("stdout", &buf)}
+	out := &closeRecorder{Output: output.NewDirect(output.NewWriterTransport("stdout", &buf), output.Hooks{})}
 	l := &Logger{
 		Logger: slog.New(handlers.NewJSONHandler(out, nil)),
 		output: out,

@@ -36,6 +36,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/schema"
+	"go.vlog.dev/handlers/victorialogs"
 	"go.vlog.dev/vlog"
 )
 
@@ -134,7 +137,7 @@ func checkSeq(t *testing.T, rows []map[string]any, t0 time.Time, n int, service,
 		if i%5000 == 4999 {
 			big, _ := m["big"].(string)
 			switch {
-			case m[handlers.TruncatedKey] != nil:
+			case m[schema.Truncated] != nil:
 				require.True(t, truncated != "whole", "seq %d: truncated", i)
 				require.Less(t, len(big), 64<<10, "seq %d: truncated", i)
 			default:
@@ -171,7 +174,7 @@ func TestGatedVictoriaLogsDirect(t *testing.T) {
 // over TCP, delivers them to VictoriaLogs with via=router, and answers one byte (1: stored).
 type fakeRouter struct {
 	addr string
-	vl   *handlers.VictoriaLogsTransport
+	vl   *victorialogs.Transport
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -180,7 +183,7 @@ type fakeRouter struct {
 }
 
 func newFakeRouter(t *testing.T, base string) *fakeRouter {
-	vl, err := handlers.NewVictoriaLogsTransport(&handlers.VictoriaLogsOptions{
+	vl, err := victorialogs.New(&victorialogs.Options{
 		URLs: []string{base}, ExtraFields: map[string]string{"via": "router"},
 	})
 	require.NoError(t, err)
@@ -230,7 +233,7 @@ func (r *fakeRouter) serve(c net.Conn) {
 		}
 		seq++
 		ack := byte(1)
-		if err := r.vl.Send(context.Background(), &handlers.Batch{Data: data, Records: strings.Count(string(data), "\n"), Seq: seq}); err != nil {
+		if err := r.vl.Send(context.Background(), &output.Batch{Data: data, Records: strings.Count(string(data), "\n"), Seq: seq}); err != nil {
 			ack = 0
 		}
 		if _, err := c.Write([]byte{ack}); err != nil {
@@ -267,7 +270,7 @@ func (rt *routerTransport) Close() error {
 	return nil
 }
 
-func (rt *routerTransport) Send(ctx context.Context, b *handlers.Batch) error {
+func (rt *routerTransport) Send(ctx context.Context, b *output.Batch) error {
 	if rt.conn == nil {
 		d := net.Dialer{Timeout: 500 * time.Millisecond}
 		c, err := d.DialContext(ctx, "tcp", rt.addr)
@@ -301,19 +304,20 @@ func TestGatedVictoriaLogsFallback(t *testing.T) {
 	base := victoriaLogsURL(t)
 	env := runID(t)
 	router := newFakeRouter(t, base)
-	direct, err := handlers.NewVictoriaLogsTransport(&handlers.VictoriaLogsOptions{URLs: []string{base}})
+	direct, err := victorialogs.New(&victorialogs.Options{URLs: []string{base}})
 	require.NoError(t, err)
 
 	var h *handlers.JSONHandler
 	var switches atomic.Int32
-	ft := handlers.NewFallbackTransport(&routerTransport{addr: router.addr}, direct, &handlers.FallbackOptions{
+	ft := output.NewFallback(&routerTransport{addr: router.addr}, direct, &output.FallbackOptions{
 		After: 200 * time.Millisecond, ProbeInterval: 300 * time.Millisecond,
+	}, output.Hooks{
 		Notice: func(dst []byte, l slog.Level, msg string, as ...slog.Attr) []byte {
 			return h.EncodeNotice(dst, l, msg, as...)
 		},
 		OnSwitch: func(string, string, error) { switches.Add(1) },
 	})
-	out := handlers.NewBufferedOutput(ft, &handlers.BufferOptions{BatchAge: 20 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	out := output.NewBuffered(ft, &output.BufferOptions{BatchAge: 20 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}, output.Hooks{})
 	h = handlers.NewJSONHandler(out, &handlers.Options{Service: "vlog-gated-fallback", Env: env, Version: "test"})
 
 	const n = 30000
@@ -321,14 +325,14 @@ func TestGatedVictoriaLogsFallback(t *testing.T) {
 	writeSeq(t, h, t0, 0, n/3, 10*time.Millisecond)
 	router.kill() // mid-run: the router dies
 	writeSeq(t, h, t0, n/3, n/3, 10*time.Millisecond)
-	require.True(t, ft.Status().OnFallback, "on the fallback after %d records with the router down", n/3)
+	require.True(t, ft.FallbackStatus().OnFallback, "on the fallback after %d records with the router down", n/3)
 	router.start(t, router.addr) // and comes back
 	writeSeq(t, h, t0, 2*n/3, n-2*n/3, 10*time.Millisecond)
 	require.NoError(t, out.Close(context.Background()))
 	s := out.Stats()
 	require.Zero(t, s.Dropped.Total(), "%+v", s)
 	require.Equal(t, s.Enqueued, s.Delivered)
-	st := ft.Status()
+	st := ft.FallbackStatus()
 	require.False(t, st.OnFallback, "switched back: %+v", st)
 	require.Equal(t, uint64(2), st.Switches)
 	require.Equal(t, int32(2), switches.Load())

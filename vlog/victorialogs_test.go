@@ -14,8 +14,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/output/outputtest"
+	"go.vlog.dev/handlers/victorialogs"
 )
 
 // vlServer is a minimal /insert/jsonline that keeps the requests.
@@ -90,8 +91,8 @@ func TestVictoriaLogsSeveralURLsAndOptions(t *testing.T) {
 	l, err := New(&Options{
 		Environ: []string{"VICTORIALOGS_URL=" + a.URL + " , " + b.URL, "VLOG_VICTORIALOGS_BEARER_TOKEN=from-env",
 			"VLOG_VICTORIALOGS_STREAM_FIELDS=service"},
-		Buffer:       &handlers.BufferOptions{BatchSize: 1},
-		VictoriaLogs: &handlers.VictoriaLogsOptions{Username: "code", Password: "wins", StreamFields: []string{"service", "env"}},
+		Buffer:       &output.BufferOptions{BatchSize: 1},
+		VictoriaLogs: &victorialogs.Options{Username: "code", Password: "wins", StreamFields: []string{"service", "env"}},
 	})
 	require.NoError(t, err)
 	for range 10 {
@@ -117,7 +118,7 @@ func TestVictoriaLogsConfigErrors(t *testing.T) {
 		require.Error(t, err)
 		var ce *ConfigError
 		require.True(t, errors.As(err, &ce), "%v", err)
-		require.Equal(t, wantVar, ce.Var, "%v", err)
+		require.Equal(t, wantVar, ce.Name, "%v", err)
 		require.Contains(t, err.Error(), wantIn)
 		for _, secret := range []string{"hunter2", "t0ken"} {
 			require.NotContains(t, err.Error(), secret)
@@ -136,16 +137,16 @@ func TestVictoriaLogsConfigErrors(t *testing.T) {
 		"VLOG_VICTORIALOGS_BEARER_TOKEN", "exclude each other")
 	f(nil, []string{"VICTORIALOGS_URL=http://vl", "VLOG_VICTORIALOGS_PASSWORD=hunter2"}, "VLOG_VICTORIALOGS_PASSWORD", "needs a Username")
 	f(nil, []string{"VICTORIALOGS_URL=https://vl", "VLOG_VICTORIALOGS_CA_FILE=/nonexistent.pem"}, "VLOG_VICTORIALOGS_CA_FILE", "/nonexistent.pem")
-	f(&Options{VictoriaLogs: &handlers.VictoriaLogsOptions{URLs: []string{"vl"}}}, []string{"VICTORIALOGS_URL=http://vl"},
+	f(&Options{VictoriaLogs: &victorialogs.Options{URLs: []string{"vl"}}}, []string{"VICTORIALOGS_URL=http://vl"},
 		"Options.VictoriaLogs.URLs", "http:// or https://")
-	f(&Options{VictoriaLogs: &handlers.VictoriaLogsOptions{Concurrency: 100}}, []string{"VICTORIALOGS_URL=http://vl"},
+	f(&Options{VictoriaLogs: &victorialogs.Options{Concurrency: 100}}, []string{"VICTORIALOGS_URL=http://vl"},
 		"Options.VictoriaLogs.Concurrency", "1 to 64")
 }
 
 func TestSplitURLs(t *testing.T) {
 	f := func(in string, want ...string) {
 		t.Helper()
-		require.Equal(t, want, splitURLs(in), in)
+		require.Equal(t, want, must(parseURLs(in)), in)
 	}
 	f("")
 	f(" , ")
@@ -156,31 +157,6 @@ func TestSplitURLs(t *testing.T) {
 	f("vl:9428,vl2:9428", "vl:9428,vl2:9428")
 }
 
-// fakeTransport records batches and fails while down is set.
-type fakeTransport struct {
-	name  string
-	mu    sync.Mutex
-	down  bool
-	lines []string
-}
-
-func (f *fakeTransport) Send(_ context.Context, b *handlers.Batch) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return errors.New(f.name + ": connection refused")
-	}
-	f.lines = append(f.lines, strings.SplitAfter(strings.TrimSuffix(string(b.Data), "\n"), "\n")...)
-	return nil
-}
-func (f *fakeTransport) Close() error { return nil }
-func (f *fakeTransport) Name() string { return f.name }
-func (f *fakeTransport) setDown(d bool) {
-	f.mu.Lock()
-	f.down = d
-	f.mu.Unlock()
-}
-
 func TestFallbackWiring(t *testing.T) {
 	var reported []error
 	c, err := resolve(&Options{
@@ -189,18 +165,16 @@ func TestFallbackWiring(t *testing.T) {
 		OnError: func(err error) { reported = append(reported, err) },
 	})
 	require.NoError(t, err)
-	fw, vl := &fakeTransport{name: "forward"}, &fakeTransport{name: "victorialogs"}
-	tr, err := newFallbackTransport(c, fw, vl)
-	require.NoError(t, err)
-	ft := tr.(*handlers.FallbackTransport)
+	fw, vl := &outputtest.Transport{TransportName: "forward"}, &outputtest.Transport{TransportName: "victorialogs"}
+	ft := newFallbackTransport(c, fw, vl, output.Hooks{})
 
-	fw.setDown(true)
-	require.NoError(t, ft.Send(context.Background(), &handlers.Batch{Data: []byte("{\"msg\":\"a\"}\n"), Records: 1}),
+	fw.SetFail(func(*output.Batch) error { return errors.New("forward: connection refused") })
+	require.NoError(t, ft.Send(context.Background(), &output.Batch{Data: []byte("{\"msg\":\"a\"}\n"), Records: 1}),
 		"VLOG_FALLBACK_AFTER=0: the first failure switches")
-	require.True(t, ft.Status().OnFallback)
-	require.Len(t, vl.lines, 2)
+	require.True(t, ft.FallbackStatus().OnFallback)
+	require.Len(t, vl.Lines(), 2)
 	var notice map[string]any
-	require.NoError(t, json.Unmarshal([]byte(vl.lines[1]), &notice))
+	require.NoError(t, json.Unmarshal([]byte(vl.Lines()[1]), &notice))
 	require.Equal(t, "order-api", notice["service"])
 	require.Equal(t, "prod", notice["env"])
 	require.Equal(t, "1.2.3", notice["version"])
@@ -211,14 +185,19 @@ func TestFallbackWiring(t *testing.T) {
 
 	f := func(env, wantVar string) {
 		t.Helper()
-		c, err := resolve(&Options{Environ: []string{env}})
-		require.NoError(t, err)
-		_, err = newFallbackTransport(c, &fakeTransport{name: "a"}, &fakeTransport{name: "b"})
+		_, err := resolve(&Options{Environ: []string{env}})
 		var ce *ConfigError
 		require.True(t, errors.As(err, &ce), "%v", err)
-		require.Equal(t, wantVar, ce.Var)
+		require.Equal(t, wantVar, ce.Name)
 	}
-	f("VLOG_FALLBACK_AFTER=-1s", EnvFallbackAfter)
-	f("VLOG_FALLBACK_AFTER=soon", EnvFallbackAfter)
-	f("VLOG_FALLBACK_PROBE_INTERVAL=0", EnvFallbackProbeInterval)
+	f("VLOG_FALLBACK_AFTER=-1s", "VLOG_FALLBACK_AFTER")
+	f("VLOG_FALLBACK_AFTER=soon", "VLOG_FALLBACK_AFTER")
+	f("VLOG_FALLBACK_PROBE_INTERVAL=0", "VLOG_FALLBACK_PROBE_INTERVAL")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

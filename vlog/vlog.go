@@ -3,9 +3,9 @@ package vlog
 import (
 	"context"
 	"log/slog"
-	"net"
 
 	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
 	"go.vlog.dev/redact"
 )
 
@@ -16,13 +16,13 @@ type Logger struct {
 	*slog.Logger
 
 	level    *slog.LevelVar
-	output   handlers.Output
+	output   output.Output
 	cfg      *config
 	redactor *redact.Redactor // nil when redaction is off
 }
 
 // Stats are the counters of a Logger's output.
-type Stats = handlers.Stats
+type Stats = output.Stats
 
 // New builds a Logger from opts and the environment (see Options). It never panics; an
 // invalid setting makes it return an error that names the variable and the value (several at
@@ -35,7 +35,7 @@ func New(opts *Options) (*Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	red, err := newRedactor(opts, cfg.environ)
+	red, err := newRedactor(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (c *config) handlerOptions() *handlers.Options {
 		Service:   c.service,
 		Env:       c.env,
 		Version:   c.version,
-		Metadata:  append(c.ecs.meta.attrs(), c.fields...),
+		Metadata:  append(c.ecs.meta.attrs(), c.opts.Fields...),
 	}
 }
 
@@ -81,16 +81,14 @@ func (l *Logger) reportStart() {
 	attrs := []slog.Attr{slog.String("output", c.output)}
 	switch c.output {
 	case OutputForward:
-		if c.environ[EnvFluentHost] != "" {
-			attrs = append(attrs, slog.String("router", net.JoinHostPort(c.environ[EnvFluentHost], c.environ[EnvFluentPort])))
-		}
-		if victoriaLogsConfigured(c) {
+		attrs = append(attrs, slog.String("router", c.opts.Forward.Address))
+		if len(c.opts.VictoriaLogs.URLs) > 0 {
 			attrs = append(attrs, slog.String("fallback", OutputVictoriaLogs))
 		}
 	}
-	size := c.buffer.Size
+	size := c.opts.Buffer.Size
 	if size <= 0 {
-		size = handlers.DefaultBufferSize
+		size = output.DefaultBufferSize
 	}
 	attrs = append(attrs, slog.Int("buffer_bytes", size))
 	attrs = append(attrs, slog.Bool("redaction", l.redactor != nil))

@@ -94,7 +94,7 @@ func (v *verifier) run() {
 
 // service returns SERVICE or vlog's default for it.
 func (v *verifier) service() string {
-	if s := strings.TrimSpace(v.env[vlog.EnvService]); s != "" {
+	if s := strings.TrimSpace(v.env["SERVICE"]); s != "" {
 		return s
 	}
 	return "(unset)"
@@ -121,14 +121,14 @@ func (v *verifier) checkConfig() {
 	} else {
 		_ = l.Close(context.Background())
 	}
-	output := strings.TrimSpace(v.env[vlog.EnvOutput])
+	output := strings.TrimSpace(v.env["VLOG_OUTPUT"])
 	switch output {
 	case "", "auto", "stdout", "forward", "victorialogs":
 	default:
 		problems = append(problems, fmt.Sprintf("VLOG_OUTPUT=%q", output))
 		fixes = append(fixes, "VLOG_OUTPUT is auto (the default), stdout, forward or victorialogs")
 	}
-	for _, name := range []string{vlog.EnvService, vlog.EnvEnv} {
+	for _, name := range []string{"SERVICE", "ENV"} {
 		if strings.TrimSpace(v.env[name]) == "" {
 			problems = append(problems, name+" is not set")
 			fixes = append(fixes, "set SERVICE and ENV in the container's environment (task definition): without them records say service=<executable name>, env=unknown and land in the wrong stream")
@@ -168,19 +168,19 @@ func (v *verifier) checkConfig() {
 		v.r.fail(check, strings.Join(problems, "; "), strings.Join(dedup(fixes), "; "))
 		return
 	}
-	version := strings.TrimSpace(v.env[vlog.EnvVersion])
+	version := strings.TrimSpace(v.env["VERSION"])
 	if version == "" {
 		version = "(unset: the service's build info)"
 	}
 	if output == "" {
 		output = "auto"
 	}
-	v.r.ok(check, "service=%s env=%s version=%s output=%s (%s)", v.service(), strings.TrimSpace(v.env[vlog.EnvEnv]), version, output, chosen)
+	v.r.ok(check, "service=%s env=%s version=%s output=%s (%s)", v.service(), strings.TrimSpace(v.env["ENV"]), version, output, chosen)
 }
 
 func (v *verifier) checkECS() {
 	const check = "ecs-metadata"
-	uri := strings.TrimSpace(v.env[vlog.EnvECSMetadataURI])
+	uri := strings.TrimSpace(v.env["ECS_CONTAINER_METADATA_URI_V4"])
 	if uri == "" {
 		v.r.skip(check, "ECS_CONTAINER_METADATA_URI_V4 not set: not running in an ECS task (records get no ECS fields)")
 		return
@@ -218,8 +218,8 @@ func (v *verifier) testRecord(path string) []field {
 		{"level", "info"},
 		{"msg", testMessage},
 		{"service", v.service()},
-		{"env", strings.TrimSpace(v.env[vlog.EnvEnv])},
-		{"version", strings.TrimSpace(v.env[vlog.EnvVersion])},
+		{"env", strings.TrimSpace(v.env["ENV"])},
+		{"version", strings.TrimSpace(v.env["VERSION"])},
 	}
 	for _, f := range []field{
 		{"ecs_cluster", v.ecs.Cluster}, {"ecs_task_arn", v.ecs.TaskARN},
@@ -240,7 +240,7 @@ func (v *verifier) tag() string {
 	}
 	name := v.ecs.Container
 	if name == "" {
-		name = strings.TrimSpace(v.env[vlog.EnvService])
+		name = strings.TrimSpace(v.env["SERVICE"])
 	}
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe")

@@ -199,7 +199,7 @@ func checkApp(t *testing.T, app, router *containerDefinition, v variant, known [
 	require.LessOrEqual(t, *app.StopTimeout, 120, "Fargate's maximum")
 
 	env := app.env()
-	for _, name := range []string{vlog.EnvService, vlog.EnvEnv, vlog.EnvVersion} {
+	for _, name := range []string{"SERVICE", "ENV", "VERSION"} {
 		require.NotEmpty(t, env[name], "%s: %s", app.Name, name)
 	}
 	for name := range env {
@@ -207,14 +207,14 @@ func checkApp(t *testing.T, app, router *containerDefinition, v variant, known [
 			require.Contains(t, known, name, "%s: vlog does not know %s", app.Name, name)
 		}
 	}
-	for _, name := range []string{"FLUENT_HOST", "FLUENT_PORT", vlog.EnvECSMetadataURI} {
+	for _, name := range []string{"FLUENT_HOST", "FLUENT_PORT", "ECS_CONTAINER_METADATA_URI_V4"} {
 		require.NotContains(t, env, name, "%s is set by ECS, not by the task definition", name)
 	}
-	require.Equal(t, v.output, env[vlog.EnvOutput])
+	require.Equal(t, v.output, env["VLOG_OUTPUT"])
 
 	// VLOG_STOP_TIMEOUT leaves headroom under the container's stopTimeout.
 	stop := vlog.DefaultStopTimeout
-	if s, ok := env[vlog.EnvStopTimeout]; ok {
+	if s, ok := env["VLOG_STOP_TIMEOUT"]; ok {
 		var err error
 		stop, err = time.ParseDuration(s)
 		require.NoError(t, err)
@@ -244,7 +244,7 @@ func checkApp(t *testing.T, app, router *containerDefinition, v variant, known [
 	out := conf.only(t, "OUTPUT")
 	require.True(t, strings.HasPrefix(out.get("Match"), app.Name+"-firelens"),
 		"Match %q does not route %s's records", out.get("Match"), app.Name)
-	require.Equal(t, app.Name, env[vlog.EnvService], "SERVICE is the container name here, so that Match, service and container agree")
+	require.Equal(t, app.Name, env["SERVICE"], "SERVICE is the container name here, so that Match, service and container agree")
 }
 
 // section is one [NAME] block of a classic Fluent Bit configuration file.

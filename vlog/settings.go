@@ -1,0 +1,548 @@
+package vlog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/schema"
+	"go.vlog.dev/handlers/victorialogs"
+)
+
+// A setting is one configuration value, declared once: the environment variable, the Options
+// field that sets it in code, the default and the meaning as the README's configuration table
+// states them (that table is generated from this one: see TestREADMESettings), and how the
+// variable's text is read and the value checked. KnownVariables, the "did you mean" of an
+// unknown VLOG_ variable and the error messages all come from settings.
+//
+// A field set in code (not its zero value: nil for the *bool fields and Level, DropDefault
+// for the drop policy) wins over its variable. The variable's text is trimmed; an empty
+// variable counts as unset.
+type setting struct {
+	Var     string
+	Field   string // the Options field, as Go code names it; "" when only ECS sets it
+	Default string
+	Doc     string
+	bind    binding
+}
+
+// A binding connects a setting to its Options field.
+type binding struct {
+	// set reports whether the field has a value (from code, or parsed from the variable).
+	set func(o *Options) bool
+	// parse reads the variable's text into the field. env is the whole environment, for the
+	// settings read from two variables (FLUENT_HOST and FLUENT_PORT).
+	parse func(o *Options, text string, env map[string]string) error
+	// check validates the field's value, from code or from the variable. nil: every value
+	// parse produces, or code sets, is valid.
+	check func(o *Options) error
+	// show formats the field's value for an error message about a value set in code.
+	show func(o *Options) string
+	// merge: the variable's value is added to the field's (lists), not replaced by it.
+	merge bool
+	// raw: the variable's text is taken as it is, blanks included (passwords, the mask).
+	raw bool
+	// inCode, when set, decides whether code set the field (instead of set, before any
+	// variable is read): the credentials are taken from code or from the environment as a
+	// whole, never mixed.
+	inCode func(o *Options) bool
+}
+
+// field binds a setting to the field ptr returns: parse reads the variable, check (optional)
+// validates the value.
+func field[T any](ptr func(*Options) *T, parse func(string) (T, error), check func(T) error) binding {
+	b := binding{
+		set: func(o *Options) bool { return !reflect.ValueOf(ptr(o)).Elem().IsZero() },
+		parse: func(o *Options, text string, _ map[string]string) error {
+			v, err := parse(text)
+			if err == nil {
+				*ptr(o) = v
+			}
+			return err
+		},
+		show: func(o *Options) string { return showValue(*ptr(o)) },
+	}
+	if check != nil {
+		b.check = func(o *Options) error { return check(*ptr(o)) }
+	}
+	return b
+}
+
+// rawField is field for a text taken as it is.
+func rawField(ptr func(*Options) *string) binding {
+	b := field(ptr, parseRaw, nil)
+	b.raw = true
+	return b
+}
+
+// credential binds one of the VictoriaLogs credentials: set in code, any of them keeps all
+// three variables out.
+func credential(b binding) binding {
+	b.inCode = func(o *Options) bool {
+		v := o.VictoriaLogs
+		return v.Username != "" || v.Password != "" || v.BearerToken != ""
+	}
+	return b
+}
+
+// listField binds a list the variable adds to (comma-separated).
+func listField(ptr func(*Options) *[]string) binding {
+	b := field(ptr, parseList, nil)
+	b.merge = true
+	b.parse = func(o *Options, text string, _ map[string]string) error {
+		l, _ := parseList(text)
+		*ptr(o) = append((*ptr(o))[:len(*ptr(o)):len(*ptr(o))], l...)
+		return nil
+	}
+	return b
+}
+
+func showValue(v any) string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		v = rv.Elem().Interface()
+	}
+	switch v := v.(type) {
+	case []string:
+		return strings.Join(v, ",")
+	case output.DropPolicy:
+		return dropPolicyNames[v]
+	}
+	return fmt.Sprint(v)
+}
+
+// settings is the table of every setting. Order: as in the README.
+var settings = []setting{
+	{"SERVICE", "Service", "executable name", "the schema's `service` field",
+		field(func(o *Options) *string { return &o.Service }, parseText, nil)},
+	{"ENV", "Env", "`unknown`", "the schema's `env` field (prod, staging, ...)",
+		field(func(o *Options) *string { return &o.Env }, parseText, nil)},
+	{"VERSION", "Version", "build info", "the schema's `version` field; default: the main module's version, else the VCS revision",
+		field(func(o *Options) *string { return &o.Version }, parseText, nil)},
+	{"VLOG_LEVEL", "Level", "`info`", "`debug`, `info`, `warn`, `error`, or an offset such as `warn+2`; changeable at run time with `Logger.LevelVar().Set`",
+		field(func(o *Options) *slog.Leveler { return &o.Level }, parseLevel, nil)},
+	{"VLOG_ADD_SOURCE", "AddSource", "`false`", "add `caller` to every record",
+		field(func(o *Options) **bool { return &o.AddSource }, parseBoolPtr, nil)},
+
+	{"VLOG_OUTPUT", "Output", "`auto`", "`auto` (forward if `FLUENT_HOST`+`FLUENT_PORT`, else victorialogs if `VICTORIALOGS_URL`, else stdout), `stdout`, `forward`, `victorialogs`",
+		field(func(o *Options) *string { return &o.Output }, parseLower, oneOf(OutputAuto, OutputStdout, OutputForward, OutputVictoriaLogs))},
+	{"VLOG_STDOUT_BUFFERED", "StdoutBuffered", "`false`", "put stdout behind the buffer too, so a blocked pipe cannot stall the service",
+		field(func(o *Options) **bool { return &o.StdoutBuffered }, parseBoolPtr, nil)},
+
+	{"VLOG_BUFFER_SIZE", "Buffer.Size", "`8MiB`", "bound of the in-memory buffer (`KiB`/`MiB`/`GiB`/`KB`/`MB` suffixes)",
+		field(func(o *Options) *int { return &o.Buffer.Size }, parseSize, positive[int])},
+	{"VLOG_BATCH_SIZE", "Buffer.BatchSize", "`256KiB`", "a batch is sent when it reaches this size...",
+		field(func(o *Options) *int { return &o.Buffer.BatchSize }, parseSize, positive[int])},
+	{"VLOG_BATCH_AGE", "Buffer.BatchAge", "`200ms`", "...or this age",
+		field(func(o *Options) *time.Duration { return &o.Buffer.BatchAge }, parseDuration, positive[time.Duration])},
+	{"VLOG_BATCH_MAX_SIZE", "Buffer.MaxBatchSize", "a quarter of `VLOG_BUFFER_SIZE`", "while a batch is being sent, the next one keeps filling up to this size and goes out when the send ends: a slow destination gets fewer, larger requests",
+		field(func(o *Options) *int { return &o.Buffer.MaxBatchSize }, parseSize, positive[int])},
+	{"VLOG_MAX_RECORD_SIZE", "Buffer.MaxRecordSize", "`1MiB`", "larger records are dropped, counted as `oversize`",
+		field(func(o *Options) *int { return &o.Buffer.MaxRecordSize }, parseSize, positive[int])},
+	{"VLOG_DROP_POLICY", "Buffer.DropPolicy", "`newest`", "what a full buffer drops: `newest` (the record being logged) or `oldest` (the oldest batches not in flight)",
+		field(func(o *Options) *output.DropPolicy { return &o.Buffer.DropPolicy }, parseDropPolicy, checkDropPolicy)},
+	{"VLOG_RETRY_MIN", "Buffer.RetryMin", "`100ms`", "first backoff before a failed batch is sent again; it doubles up to `VLOG_RETRY_MAX` (±20% jitter)",
+		field(func(o *Options) *time.Duration { return &o.Buffer.RetryMin }, parseDuration, positive[time.Duration])},
+	{"VLOG_RETRY_MAX", "Buffer.RetryMax", "`5s`", "longest backoff between two attempts",
+		field(func(o *Options) *time.Duration { return &o.Buffer.RetryMax }, parseDuration, positive[time.Duration])},
+
+	{"FLUENT_HOST", "Forward.Address", "set by ECS", "the FireLens router's forward input, with `FLUENT_PORT`; `unix:///path` for a socket",
+		binding{set: forwardAddressSet, parse: parseFluentHost, show: func(o *Options) string { return o.Forward.Address }}},
+	{"FLUENT_PORT", "Forward.Address", "set by ECS", "the router's port (24224 with FireLens)",
+		binding{set: forwardAddressSet, parse: parseFluentPort, show: func(o *Options) string { return o.Forward.Address }}},
+	{"VLOG_FLUENT_TAG", "Forward.Tag", "`<container>-firelens-<task id>` when the ECS container name is known, else the service name", "forward tag (FireLens routes by the `<container>-firelens` prefix)",
+		field(func(o *Options) *string { return &o.Forward.Tag }, parseText, nil)},
+	{"VLOG_FLUENT_ACK", "Forward.Ack", "`true`", "a batch counts as delivered only when the router acks it; otherwise it is sent again",
+		field(func(o *Options) **bool { return &o.Forward.Ack }, parseBoolPtr, nil)},
+	{"VLOG_FLUENT_COMPRESS", "Forward.Compression", "`none`", "or `gzip` (CompressedPackedForward)",
+		field(func(o *Options) *string { return &o.Forward.Compression }, parseLower, oneOf("none", "gzip"))},
+	{"VLOG_FLUENT_TIMEOUT", "Forward.Timeout", "`5s`", "bounds dialing, a write that makes no progress, the wait for an ack",
+		field(func(o *Options) *time.Duration { return &o.Forward.Timeout }, parseDuration, positive[time.Duration])},
+	{"VLOG_FLUENT_MAX_MESSAGE_SIZE", "Forward.MaxMessageSize", "`6144000`", "largest forward message (Fluent Bit's `buffer_max_size`); larger batches go as several",
+		field(func(o *Options) *int { return &o.Forward.MaxMessageSize }, parseSize, positive[int])},
+	{"VLOG_FLUENT_MAX_LINE_SIZE", "Forward.MaxLineSize", "`64KiB`", "longer records are cut (schema fields kept, `vlog_truncated` added); 1 KiB to 256 KiB",
+		field(func(o *Options) *int { return &o.Forward.MaxLineSize }, parseSize, schema.CheckMaxLineSize)},
+
+	{"VICTORIALOGS_URL", "VictoriaLogs.URLs", "", "VictoriaLogs base URL(s), comma-separated, or a full `/insert/jsonline` URL; credentials in it become basic auth",
+		field(func(o *Options) *[]string { return &o.VictoriaLogs.URLs }, parseURLs, nil)},
+	{"VLOG_VICTORIALOGS_STREAM_FIELDS", "VictoriaLogs.StreamFields", "`service,env,ecs_cluster,container`", "stream fields; high-cardinality names (`request_id`, `*_id`, `ip`, `url`, `path`, ...) are refused",
+		field(func(o *Options) *[]string { return &o.VictoriaLogs.StreamFields }, parseList, victorialogs.CheckStreamFields)},
+	{"VLOG_VICTORIALOGS_IGNORE_FIELDS", "VictoriaLogs.IgnoreFields", "", "fields VictoriaLogs drops on ingestion (`ignore_fields`), comma-separated",
+		field(func(o *Options) *[]string { return &o.VictoriaLogs.IgnoreFields }, parseList, nil)},
+	{"VLOG_VICTORIALOGS_EXTRA_FIELDS", "VictoriaLogs.ExtraFields", "", "fields VictoriaLogs adds to every record (`extra_fields`), `name=value,...`",
+		field(func(o *Options) *map[string]string { return &o.VictoriaLogs.ExtraFields }, parseKeyValues, nil)},
+	{"VLOG_VICTORIALOGS_ACCOUNT_ID", "VictoriaLogs.AccountID", "`0`", "tenant: the `AccountID` header",
+		field(func(o *Options) *uint32 { return &o.VictoriaLogs.AccountID }, parseUint32, nil)},
+	{"VLOG_VICTORIALOGS_PROJECT_ID", "VictoriaLogs.ProjectID", "`0`", "tenant: the `ProjectID` header",
+		field(func(o *Options) *uint32 { return &o.VictoriaLogs.ProjectID }, parseUint32, nil)},
+	{"VLOG_VICTORIALOGS_USER", "VictoriaLogs.Username", "", "basic auth",
+		credential(rawField(func(o *Options) *string { return &o.VictoriaLogs.Username }))},
+	{"VLOG_VICTORIALOGS_PASSWORD", "VictoriaLogs.Password", "", "basic auth",
+		credential(rawField(func(o *Options) *string { return &o.VictoriaLogs.Password }))},
+	{"VLOG_VICTORIALOGS_BEARER_TOKEN", "VictoriaLogs.BearerToken", "", "bearer auth (not with basic auth)",
+		credential(field(func(o *Options) *string { return &o.VictoriaLogs.BearerToken }, parseText, nil))},
+	{"VLOG_VICTORIALOGS_CA_FILE", "VictoriaLogs.CAFile", "", "extra CA certificates (PEM) for https",
+		field(func(o *Options) *string { return &o.VictoriaLogs.CAFile }, parseText, nil)},
+	{"VLOG_VICTORIALOGS_TIMEOUT", "VictoriaLogs.Timeout", "`10s`", "per request",
+		field(func(o *Options) *time.Duration { return &o.VictoriaLogs.Timeout }, parseDuration, positive[time.Duration])},
+	{"VLOG_VICTORIALOGS_MAX_LINE_SIZE", "VictoriaLogs.MaxLineSize", "`64KiB`", "longer records are cut (schema and stream fields kept, `vlog_truncated` added); 1 KiB to 256 KiB",
+		field(func(o *Options) *int { return &o.VictoriaLogs.MaxLineSize }, parseSize, schema.CheckMaxLineSize)},
+	{"VLOG_VICTORIALOGS_IN_FLIGHT", "VictoriaLogs.InFlight", "`2`", "batches sent at once (1 to 16)",
+		field(func(o *Options) *int { return &o.VictoriaLogs.InFlight }, parseInt, between(1, 16))},
+	{"VLOG_VICTORIALOGS_CONCURRENCY", "VictoriaLogs.Concurrency", "`1`", "requests one batch is split into (1 to 64)",
+		field(func(o *Options) *int { return &o.VictoriaLogs.Concurrency }, parseInt, between(1, 64))},
+	{"VLOG_VICTORIALOGS_COMPRESS", "VictoriaLogs.Compression", "`gzip`", "or `none` (uncompressed bodies: for loopback only)",
+		field(func(o *Options) *string { return &o.VictoriaLogs.Compression }, parseLower, oneOf("gzip", "none"))},
+	{"VLOG_VICTORIALOGS_GZIP_LEVEL", "VictoriaLogs.GzipLevel", "`1`", "a compress/gzip level: 1 to 9, -1 (gzip's default level, 6) or -2 (Huffman only); 0 (no compression) is refused: use `VLOG_VICTORIALOGS_COMPRESS=none`",
+		field(func(o *Options) *int { return &o.VictoriaLogs.GzipLevel }, parseInt, victorialogs.CheckGzipLevel)},
+
+	{"VLOG_FALLBACK_AFTER", "Fallback.After", "`2s`", "how long the router must fail before batches go to VictoriaLogs (`0`: at the first failure; in code a negative value)",
+		field(func(o *Options) *time.Duration { return &o.Fallback.After }, parseDurationZeroMeansNow, nil)},
+	{"VLOG_FALLBACK_PROBE_INTERVAL", "Fallback.ProbeInterval", "`5s`", "how often the router is tried again while on VictoriaLogs",
+		field(func(o *Options) *time.Duration { return &o.Fallback.ProbeInterval }, parseDuration, positive[time.Duration])},
+	{"VLOG_FALLBACK_PROBE_TIMEOUT", "Fallback.ProbeTimeout", "`1s`", "bound of such a try, so a hanging router delays a batch at most this much",
+		field(func(o *Options) *time.Duration { return &o.Fallback.ProbeTimeout }, parseDuration, positive[time.Duration])},
+	{"VLOG_FALLBACK_STDOUT", "FallbackStdout", "`false`", "`true`: a batch that both the router and VictoriaLogs failed is written to stdout (where the container runtime keeps it) instead of waiting in the buffer",
+		field(func(o *Options) **bool { return &o.FallbackStdout }, parseBoolPtr, nil)},
+
+	{"VLOG_REDACT", "Redaction", "`true`", "`false` turns secret redaction off",
+		field(func(o *Options) **bool { return &o.Redaction }, parseBoolPtr, nil)},
+	{"VLOG_REDACT_KEYS", "Redact.Keys", "", "more secret key names, comma-separated (added to the field's)",
+		listField(func(o *Options) *[]string { return &o.Redact.Keys })},
+	{"VLOG_REDACT_IGNORE_KEYS", "Redact.IgnoreKeys", "", "built-in secret key names not to treat as secret (added to the field's)",
+		listField(func(o *Options) *[]string { return &o.Redact.IgnoreKeys })},
+	{"VLOG_REDACT_DISABLE_RULES", "Redact.DisableRules", "", "value rules to turn off by name (`redact.RuleNames`; added to the field's)",
+		listField(func(o *Options) *[]string { return &o.Redact.DisableRules })},
+	{"VLOG_REDACT_MASK", "Redact.Mask", "`[REDACTED]`", "the mask written instead of a secret",
+		rawField(func(o *Options) *string { return &o.Redact.Mask })},
+	{"VLOG_REDACT_HASH_KEY", "Redact.HashKey", "", "16+ bytes: a secret becomes a short keyed hash, so equal secrets can be correlated",
+		field(func(o *Options) *[]byte { return &o.Redact.HashKey }, func(s string) ([]byte, error) { return []byte(s), nil }, nil)},
+
+	{"ECS_CONTAINER_METADATA_URI_V4", "", "set by ECS", "the task metadata endpoint, read once at setup for the ECS fields",
+		binding{}},
+	{"VLOG_ECS_METADATA_TIMEOUT", "ECSMetadataTimeout", "`1s`", "bound of the ECS metadata read at setup; `0` turns it off (in code a negative value)",
+		field(func(o *Options) *time.Duration { return &o.ECSMetadataTimeout }, parseDurationZeroMeansNow, nil)},
+	{"VLOG_STOP_TIMEOUT", "StopTimeout", "`25s`", "how long `StopOnSignal`'s stop may take after SIGTERM",
+		field(func(o *Options) *time.Duration { return &o.StopTimeout }, parseDuration, positive[time.Duration])},
+}
+
+// KnownVariables returns the names of all the environment variables New reads: SERVICE, ENV,
+// VERSION, the VLOG_ settings and the variables set by ECS. A VLOG_ variable not in the list
+// (outside VLOG_TEST_, which belongs to the test suites) makes New fail. The slice is a new
+// copy.
+func KnownVariables() []string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.Var
+	}
+	return names
+}
+
+// settingOf returns the setting of the Options field, nil if none.
+func settingOf(field string) *setting {
+	for i := range settings {
+		if settings[i].Field == field {
+			return &settings[i]
+		}
+	}
+	return nil
+}
+
+// apply merges the environment into o (a copy of the caller's Options with every section
+// allocated): each setting whose field o does not set is parsed from its variable. It
+// reports every invalid value, naming the variable, or the Options field when the value came
+// from code, and returns the fields that took their value from the environment.
+func (o *Options) apply(env map[string]string) (fromEnv map[string]bool, errs []error) {
+	inCode := make([]bool, len(settings)) // decided before any variable is read
+	for i, s := range settings {
+		switch {
+		case s.bind.inCode != nil:
+			inCode[i] = s.bind.inCode(o)
+		case s.bind.set != nil:
+			inCode[i] = s.bind.set(o)
+		}
+	}
+	fromEnv = map[string]bool{}
+	for i := range settings {
+		s := &settings[i]
+		if s.bind.set == nil {
+			continue // read by its user (ECS_CONTAINER_METADATA_URI_V4)
+		}
+		raw := env[s.Var]
+		text := strings.TrimSpace(raw)
+		if text != "" && (!inCode[i] || s.bind.merge) {
+			if s.bind.raw {
+				text = raw
+			}
+			if err := s.bind.parse(o, text, env); err != nil {
+				errs = append(errs, &ConfigError{Name: s.Var, Value: hideIfSecret(s.Var, raw), Reason: err.Error()})
+				continue
+			}
+			if !inCode[i] {
+				fromEnv[s.Field] = true
+			}
+		}
+		if s.bind.check == nil || !s.bind.set(o) {
+			continue
+		}
+		if err := s.bind.check(o); err != nil {
+			name, value := "Options."+s.Field, s.bind.show(o)
+			if fromEnv[s.Field] {
+				name, value = s.Var, raw
+			}
+			errs = append(errs, &ConfigError{Name: name, Value: hideIfSecret(name, value), Reason: err.Error()})
+		}
+	}
+	return fromEnv, errs
+}
+
+// unknownVariables reports the VLOG_ variables that are not settings, with the nearest known
+// name.
+func unknownVariables(env map[string]string) []error {
+	known := KnownVariables()
+	var errs []error
+	for k, v := range env {
+		if !strings.HasPrefix(k, "VLOG_") || strings.HasPrefix(k, "VLOG_TEST_") || isKnown(k) {
+			continue
+		}
+		reason := "unknown vlog variable (KnownVariables lists them)"
+		if near := closest(k, known); near != "" {
+			reason = "unknown vlog variable; did you mean " + near + "?"
+		}
+		errs = append(errs, &ConfigError{Name: k, Value: hideIfSecret(k, v), Reason: reason})
+	}
+	return errs
+}
+
+func isKnown(name string) bool {
+	for _, s := range settings {
+		if s.Var == name {
+			return true
+		}
+	}
+	return false
+}
+
+// The parse rules. Each returns the reason a text is invalid.
+
+func parseRaw(s string) (string, error) { return s, nil }
+
+// parseText refuses control characters (a value that would break the records it is in).
+func parseText(s string) (string, error) {
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", errors.New("contains control characters")
+	}
+	return s, nil
+}
+
+func parseLower(s string) (string, error) { return strings.ToLower(s), nil }
+
+func parseLevel(s string) (slog.Leveler, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return nil, errors.New("want debug, info, warn or error, optionally with an offset such as warn+2")
+	}
+	return l, nil
+}
+
+// parseBoolPtr parses a strconv.ParseBool value.
+func parseBoolPtr(s string) (*bool, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, errors.New("want true or false")
+	}
+	return &b, nil
+}
+
+// parseSize parses a byte size: a number with an optional suffix B, KB, MB, GB (powers of
+// 1000) or KiB, MiB, GiB (powers of 1024).
+func parseSize(s string) (int, error) {
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, errors.New("want a positive size in bytes, optionally with a suffix such as KiB or MiB")
+	}
+	return n * mult, nil
+}
+
+// parseDuration parses a positive time.ParseDuration value.
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, errors.New("want a positive duration such as 500ms or 2s")
+	}
+	return d, nil
+}
+
+// parseDurationZeroMeansNow parses a duration where "0" means "none" (at once, or off): it
+// becomes -1, the value that says so in code, since a zero field means "not set".
+func parseDurationZeroMeansNow(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, errors.New("want a duration such as 500ms or 2s (0: none)")
+	}
+	if d == 0 {
+		d = -1
+	}
+	return d, nil
+}
+
+func parseInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errors.New("want an integer")
+	}
+	return n, nil
+}
+
+func parseUint32(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, errors.New("want an integer from 0 to 4294967295")
+	}
+	return uint32(n), nil
+}
+
+// parseList splits a comma-separated list, without the blanks around the items.
+func parseList(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// parseKeyValues parses name=value,name2=value2.
+func parseKeyValues(s string) (map[string]string, error) {
+	m := map[string]string{}
+	items, _ := parseList(s)
+	for _, kv := range items {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q: want name=value", kv)
+		}
+		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return m, nil
+}
+
+// parseURLs splits a comma-separated list of URLs. A comma inside a URL (in its query:
+// _stream_fields=service,env) is kept: a new URL starts only at a comma followed by http://
+// or https://.
+func parseURLs(s string) ([]string, error) {
+	var urls []string
+	for _, piece := range strings.Split(s, ",") {
+		p := strings.TrimSpace(piece)
+		lower := strings.ToLower(p)
+		if len(urls) > 0 && !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+			urls[len(urls)-1] += "," + piece
+			continue
+		}
+		if p != "" {
+			urls = append(urls, p)
+		}
+	}
+	for i := range urls {
+		urls[i] = strings.TrimSpace(urls[i])
+	}
+	return urls, nil
+}
+
+var dropPolicyNames = map[output.DropPolicy]string{output.DropNewest: "newest", output.DropOldest: "oldest"}
+
+func parseDropPolicy(s string) (output.DropPolicy, error) {
+	for p, name := range dropPolicyNames {
+		if strings.EqualFold(s, name) {
+			return p, nil
+		}
+	}
+	return output.DropDefault, errors.New("want newest or oldest")
+}
+
+func checkDropPolicy(p output.DropPolicy) error {
+	if _, ok := dropPolicyNames[p]; !ok {
+		return errors.New("want output.DropNewest or output.DropOldest")
+	}
+	return nil
+}
+
+// forwardAddressSet reports whether the router's address is set (FLUENT_HOST and FLUENT_PORT
+// both bind to it).
+func forwardAddressSet(o *Options) bool { return o.Forward.Address != "" }
+
+// parseFluentHost sets the router's address from FLUENT_HOST and FLUENT_PORT (which the
+// FLUENT_PORT setting checks): host:port, or a unix socket as unix:///path.
+func parseFluentHost(o *Options, host string, env map[string]string) error {
+	if path, ok := strings.CutPrefix(host, "unix://"); ok {
+		if path == "" {
+			return errors.New("want unix:///path/to/socket")
+		}
+		o.Forward.Network, o.Forward.Address = "unix", path
+		return nil
+	}
+	port := strings.TrimSpace(env["FLUENT_PORT"])
+	if checkPort(port) != nil {
+		return nil // FLUENT_PORT says what is wrong
+	}
+	o.Forward.Address = net.JoinHostPort(host, port)
+	return nil
+}
+
+// parseFluentPort checks FLUENT_PORT; the address is set with FLUENT_HOST.
+func parseFluentPort(_ *Options, port string, _ map[string]string) error { return checkPort(port) }
+
+func checkPort(port string) error {
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return errors.New("want a port number in 1..65535")
+	}
+	return nil
+}
+
+// The checks.
+
+func positive[T int | time.Duration](v T) error {
+	if v > 0 {
+		return nil
+	}
+	if _, ok := any(v).(time.Duration); ok {
+		return errors.New("want a positive duration")
+	}
+	return errors.New("want a positive size")
+}
+
+func between(lo, hi int) func(int) error {
+	return func(n int) error {
+		if n < lo || n > hi {
+			return fmt.Errorf("want %d to %d", lo, hi)
+		}
+		return nil
+	}
+}
+
+func oneOf(values ...string) func(string) error {
+	return func(s string) error {
+		for _, v := range values {
+			if s == v {
+				return nil
+			}
+		}
+		return errors.New("want " + strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1])
+	}
+}
