@@ -135,7 +135,7 @@ func newVlog(w io.Writer) *lib {
 }
 
 // newVlogNew: the logger a service gets from vlog.New: the same handler behind a
-// handlers.WriterOutput (a mutex and counters around the writer) and a *slog.LevelVar. The
+// output.Direct (a mutex and counters around the writer) and a *slog.LevelVar. The
 // environment is not read (Environ is empty), so the settings are exactly those given here.
 func newVlogNew(w io.Writer) *lib {
 	l, err := vlog.New(&vlog.Options{

@@ -42,6 +42,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/victorialogs"
 	"go.vlog.dev/vlog"
 )
 
@@ -211,7 +213,7 @@ func rawUpload(t *testing.T, base string, bodies [][]byte, perBody, total, conns
 // writerRun logs total standard records through vlog.New into VictoriaLogs as fast as the
 // output takes them: the producer waits while the buffer is more than 3/4 full, so nothing is
 // dropped and the rate is the one the output sustains. Close is on the clock.
-func writerRun(t *testing.T, name, base, runEnv string, total int, buf *handlers.BufferOptions, vl *handlers.VictoriaLogsOptions) vlResult {
+func writerRun(t *testing.T, name, base, runEnv string, total int, buf *output.BufferOptions, vl *victorialogs.Options) vlResult {
 	l, err := vlog.New(&vlog.Options{
 		Environ:      []string{"SERVICE=" + service, "ENV=" + runEnv, "VERSION=" + version, "VICTORIALOGS_URL=" + base},
 		Buffer:       buf,
@@ -287,19 +289,19 @@ func TestVictoriaLogsReport(t *testing.T) {
 
 	type cfg struct {
 		name string
-		buf  *handlers.BufferOptions
-		vl   *handlers.VictoriaLogsOptions
+		buf  *output.BufferOptions
+		vl   *victorialogs.Options
 	}
 	writers := []cfg{
 		{"writer, defaults (batch 256 KiB growing to 2 MiB, 2 batches in flight, 1 request each, gzip 1)", nil, nil},
-		{"writer, session-1 defaults (1 batch in flight, split in 4 requests, not growing)", &handlers.BufferOptions{MaxBatchSize: 256 << 10}, &handlers.VictoriaLogsOptions{InFlight: 1, Concurrency: 4}},
-		{"writer, 1 batch in flight", nil, &handlers.VictoriaLogsOptions{InFlight: 1}},
-		{"writer, 4 batches in flight", nil, &handlers.VictoriaLogsOptions{InFlight: 4}},
-		{"writer, batches split in 4 requests", nil, &handlers.VictoriaLogsOptions{Concurrency: 4}},
-		{"writer, batch 1 MiB", &handlers.BufferOptions{BatchSize: 1 << 20}, nil},
-		{"writer, buffer 32 MiB (max batch 8 MiB)", &handlers.BufferOptions{Size: 32 << 20}, nil},
-		{"writer, gzip default level", nil, &handlers.VictoriaLogsOptions{GzipLevel: gzip.DefaultCompression}},
-		{"writer, uncompressed", nil, &handlers.VictoriaLogsOptions{GzipLevel: -1}},
+		{"writer, session-1 defaults (1 batch in flight, split in 4 requests, not growing)", &output.BufferOptions{MaxBatchSize: 256 << 10}, &victorialogs.Options{InFlight: 1, Concurrency: 4}},
+		{"writer, 1 batch in flight", nil, &victorialogs.Options{InFlight: 1}},
+		{"writer, 4 batches in flight", nil, &victorialogs.Options{InFlight: 4}},
+		{"writer, batches split in 4 requests", nil, &victorialogs.Options{Concurrency: 4}},
+		{"writer, batch 1 MiB", &output.BufferOptions{BatchSize: 1 << 20}, nil},
+		{"writer, buffer 32 MiB (max batch 8 MiB)", &output.BufferOptions{Size: 32 << 20}, nil},
+		{"writer, gzip default level", nil, &victorialogs.Options{GzipLevel: gzip.DefaultCompression}},
+		{"writer, uncompressed", nil, &victorialogs.Options{Compression: "none"}},
 	}
 	only := regexp.MustCompile(os.Getenv("VLOG_BENCH_RUNS"))
 	rounds := 3

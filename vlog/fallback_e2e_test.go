@@ -1,12 +1,9 @@
 package vlog
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,35 +13,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.vlog.dev/internal/vtest"
 )
 
 // TestFallbackEndToEnd: FireLens variables point at a router that is not there, VICTORIALOGS_URL
 // at a local VictoriaLogs stand-in; everything logged reaches VictoriaLogs, and the switch shows
 // in Stats, in the metrics and in one record of the stream.
 func TestFallbackEndToEnd(t *testing.T) {
-	var mu sync.Mutex
-	var lines []map[string]any
-	vl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		mu.Lock()
-		defer mu.Unlock()
-		for sc.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-				http.Error(w, err.Error(), 400)
-				return
-			}
-			lines = append(lines, m)
-		}
-		_, _ = io.WriteString(w, "")
-	}))
-	defer vl.Close()
+	vl := vtest.NewVictoriaLogs(t)
 
 	// A port nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,14 +56,12 @@ func TestFallbackEndToEnd(t *testing.T) {
 	st = l.Stats()
 	require.Equal(t, st.Enqueued, st.Delivered+st.Dropped.Total())
 
-	mu.Lock()
-	defer mu.Unlock()
-	seen := map[float64]bool{}
+	seen := map[string]bool{}
 	switches := 0
-	for _, m := range lines {
+	for _, m := range vl.Lines() {
 		require.Equal(t, "order-api", m["service"])
-		if s, ok := m["seq"].(float64); ok {
-			seen[s] = true
+		if s, ok := m["seq"].(json.Number); ok {
+			seen[s.String()] = true
 		}
 		if msg, _ := m["msg"].(string); strings.Contains(msg, "sending to victorialogs directly") {
 			switches++
@@ -101,10 +75,11 @@ func TestFallbackEndToEnd(t *testing.T) {
 // VictoriaLogs down, the records reach the writer (stdout) instead of waiting in the buffer;
 // without it they wait and are counted as not delivered at Close.
 func TestFallbackStdoutLastResort(t *testing.T) {
-	vl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	vl := vtest.NewVictoriaLogs(t)
+	vl.SetFault(func(_ int64, w http.ResponseWriter, _ *http.Request) int {
 		http.Error(w, "overloaded", http.StatusServiceUnavailable)
-	}))
-	defer vl.Close()
+		return http.StatusServiceUnavailable
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port

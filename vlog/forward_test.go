@@ -5,13 +5,12 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/tinylib/msgp/msgp"
 	"go.vlog.dev/handlers/forward"
+	"go.vlog.dev/internal/vtest"
 )
 
 func TestForwardOptionsFromEnv(t *testing.T) {
@@ -102,83 +101,11 @@ func TestForwardOptionsErrors(t *testing.T) {
 	require.Contains(t, KnownVariables(), "VLOG_FLUENT_COMPRESS")
 }
 
-// forwardSink is a minimal forward server: it decodes PackedForward messages, acks them and
-// keeps the records.
-type forwardSink struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	tags []string
-	recs []map[string]any
-	wg   sync.WaitGroup
-}
-
-func newForwardSink(t *testing.T) *forwardSink {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &forwardSink{ln: ln}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go s.serve(c)
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); s.wg.Wait() })
-	return s
-}
-
-func (s *forwardSink) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer c.Close()
-	r := msgp.NewReader(c)
-	for {
-		if _, err := r.ReadArrayHeader(); err != nil {
-			return
-		}
-		tag, _ := r.ReadString()
-		bin, err := r.ReadBytes(nil)
-		if err != nil {
-			return
-		}
-		opts := map[string]any{}
-		if err := r.ReadMapStrIntf(opts); err != nil {
-			return
-		}
-		for len(bin) > 0 {
-			var rec any
-			if _, bin, err = msgp.ReadArrayHeaderBytes(bin); err != nil {
-				return
-			}
-			if bin, err = msgp.Skip(bin); err != nil { // EventTime
-				return
-			}
-			if rec, bin, err = msgp.ReadIntfBytes(bin); err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.tags = append(s.tags, tag)
-			s.recs = append(s.recs, rec.(map[string]any))
-			s.mu.Unlock()
-		}
-		if chunk, ok := opts["chunk"].(string); ok {
-			ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), chunk)
-			if _, err := c.Write(ack); err != nil {
-				return
-			}
-		}
-	}
-}
-
 // TestForwardOutput: with FLUENT_HOST and FLUENT_PORT set, New picks the forward output and
 // the records arrive as structured maps under the tag.
 func TestForwardOutput(t *testing.T) {
-	s := newForwardSink(t)
-	host, port, _ := net.SplitHostPort(s.ln.Addr().String())
+	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "ack")
+	host, port, _ := net.SplitHostPort(s.Addr())
 	l, err := New(&Options{Environ: []string{"SERVICE=order-api", "ENV=prod", "FLUENT_HOST=" + host, "FLUENT_PORT=" + port,
 		"VLOG_BATCH_AGE=10ms"}})
 	require.NoError(t, err)
@@ -192,15 +119,15 @@ func TestForwardOutput(t *testing.T) {
 	st := l.Stats()
 	require.Equal(t, "forward", st.Output)
 	require.Equal(t, uint64(101), st.Delivered, "%+v", st)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	require.Len(t, s.recs, 101)
-	require.Equal(t, "order-api", s.tags[0])
+	s.CheckErrors()
+	recs := s.Records()
+	require.Len(t, recs, 101)
+	require.Equal(t, "order-api", s.Tags()[0])
 	// The first record says where the records go.
-	require.Equal(t, "vlog: logging to forward", s.recs[0]["msg"])
-	require.Equal(t, "forward", s.recs[0]["output"])
-	require.Equal(t, net.JoinHostPort(host, port), s.recs[0]["router"])
-	r := s.recs[100]
+	require.Equal(t, "vlog: logging to forward", recs[0]["msg"])
+	require.Equal(t, "forward", recs[0]["output"])
+	require.Equal(t, net.JoinHostPort(host, port), recs[0]["router"])
+	r := recs[100]
 	require.Equal(t, "order created", r["msg"])
 	require.Equal(t, "prod", r["env"])
 	require.Equal(t, int64(99), r["i"])

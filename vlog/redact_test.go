@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"go.vlog.dev/internal/vtest"
 	"go.vlog.dev/redact"
 )
 
@@ -143,26 +144,23 @@ func TestRedactionOnEveryPath(t *testing.T) {
 		require.Contains(t, string(all), "login with password=[REDACTED] for user alice")
 	}
 	t.Run("forward", func(t *testing.T) {
-		s := newForwardSink(t)
-		host, port, _ := net.SplitHostPort(s.ln.Addr().String())
+		s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "ack")
+		host, port, _ := net.SplitHostPort(s.Addr())
 		l, err := New(&Options{Environ: []string{"FLUENT_HOST=" + host, "FLUENT_PORT=" + port, "VLOG_BATCH_AGE=5ms"}})
 		require.NoError(t, err)
 		require.Equal(t, OutputForward, l.Output())
 		logSecrets(l.Logger)
 		require.NoError(t, l.Close(context.Background()))
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		check(t, s.recs)
+		s.CheckErrors()
+		check(t, s.Records())
 	})
 	t.Run("victorialogs", func(t *testing.T) {
-		srv := newVLServer(t)
+		srv := vtest.NewVictoriaLogs(t)
 		l, err := New(&Options{Environ: []string{"VICTORIALOGS_URL=" + srv.URL, "VLOG_BATCH_AGE=5ms"}})
 		require.NoError(t, err)
 		require.Equal(t, OutputVictoriaLogs, l.Output())
 		logSecrets(l.Logger)
 		require.NoError(t, l.Close(context.Background()))
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		check(t, srv.recs)
+		check(t, srv.Lines())
 	})
 }

@@ -1,64 +1,27 @@
 package vlog
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.vlog.dev/handlers/output"
 	"go.vlog.dev/handlers/output/outputtest"
 	"go.vlog.dev/handlers/victorialogs"
+	"go.vlog.dev/internal/vtest"
 )
 
-// vlServer is a minimal /insert/jsonline that keeps the requests.
-type vlServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []*http.Request
-	recs []map[string]any
-}
-
-func newVLServer(t *testing.T) *vlServer {
-	s := &vlServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		body, _ := io.ReadAll(zr)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.reqs = append(s.reqs, r)
-		for _, l := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
-			var m map[string]any
-			if err := json.Unmarshal(l, &m); err != nil {
-				http.Error(w, err.Error(), 400)
-				return
-			}
-			s.recs = append(s.recs, m)
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *vlServer) host() string { return strings.TrimPrefix(s.URL, "http://") }
-
 func TestVictoriaLogsFromEnvironment(t *testing.T) {
-	srv := newVLServer(t)
+	srv := vtest.NewVictoriaLogs(t)
+	srv.WantAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte("user:pa55"))
+	srv.WantAccount, srv.WantStream = "3:4", "service,env"
 	l, err := New(&Options{Environ: []string{
 		"SERVICE=order-api", "ENV=prod",
-		"VICTORIALOGS_URL=http://user:pa55@" + srv.host(),
+		"VICTORIALOGS_URL=http://user:pa55@" + srv.Host(),
 		"VLOG_VICTORIALOGS_STREAM_FIELDS=service, env",
 		"VLOG_VICTORIALOGS_ACCOUNT_ID=3", "VLOG_VICTORIALOGS_PROJECT_ID=4",
 		"VLOG_VICTORIALOGS_TIMEOUT=2s",
@@ -69,8 +32,8 @@ func TestVictoriaLogsFromEnvironment(t *testing.T) {
 	require.NoError(t, l.Close(context.Background()))
 	require.Equal(t, uint64(2), l.Stats().Delivered, "%+v", l.Stats())
 
-	require.Len(t, srv.reqs, 1)
-	r := srv.reqs[0]
+	require.Len(t, srv.Requests(), 1)
+	r := &http.Request{URL: srv.Requests()[0].URL, Header: srv.Requests()[0].Header}
 	require.Equal(t, "/insert/jsonline", r.URL.Path)
 	require.Equal(t, "service,env", r.URL.Query().Get("_stream_fields"))
 	require.Equal(t, "msg", r.URL.Query().Get("_msg_field"))
@@ -80,14 +43,18 @@ func TestVictoriaLogsFromEnvironment(t *testing.T) {
 	user, pass, ok := r.BasicAuth()
 	require.True(t, ok)
 	require.Equal(t, "user:pa55", user+":"+pass)
-	require.Equal(t, "vlog: logging to victorialogs", srv.recs[0]["msg"], "the startup record")
-	require.Equal(t, "order created", srv.recs[1]["msg"])
-	require.Equal(t, "order-api", srv.recs[1]["service"])
-	require.Equal(t, "o-1", srv.recs[1]["order_id"])
+	require.Equal(t, "vlog: logging to victorialogs", srv.Lines()[0]["msg"], "the startup record")
+	require.Equal(t, "order created", srv.Lines()[1]["msg"])
+	require.Equal(t, "order-api", srv.Lines()[1]["service"])
+	require.Equal(t, "o-1", srv.Lines()[1]["order_id"])
 }
 
 func TestVictoriaLogsSeveralURLsAndOptions(t *testing.T) {
-	a, b := newVLServer(t), newVLServer(t)
+	a, b := vtest.NewVictoriaLogs(t), vtest.NewVictoriaLogs(t)
+	for _, s := range []*vtest.VictoriaLogs{a, b} {
+		s.WantAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte("code:wins"))
+		s.WantStream = "service,env"
+	}
 	l, err := New(&Options{
 		Environ: []string{"VICTORIALOGS_URL=" + a.URL + " , " + b.URL, "VLOG_VICTORIALOGS_BEARER_TOKEN=from-env",
 			"VLOG_VICTORIALOGS_STREAM_FIELDS=service"},
@@ -99,12 +66,12 @@ func TestVictoriaLogsSeveralURLsAndOptions(t *testing.T) {
 		l.Info("x")
 	}
 	require.NoError(t, l.Close(context.Background()))
-	require.NotEmpty(t, a.reqs)
-	require.NotEmpty(t, b.reqs)
-	require.Equal(t, 11, len(a.recs)+len(b.recs), "10 records and the startup record")
-	user, _, _ := a.reqs[0].BasicAuth()
+	require.NotEmpty(t, a.Requests())
+	require.NotEmpty(t, b.Requests())
+	require.Equal(t, 11, a.Count()+b.Count(), "10 records and the startup record")
+	user, _, _ := (&http.Request{Header: a.Requests()[0].Header}).BasicAuth()
 	require.Equal(t, "code", user, "auth set in code wins over the environment")
-	require.Equal(t, "service,env", a.reqs[0].URL.Query().Get("_stream_fields"))
+	require.Equal(t, "service,env", a.Requests()[0].URL.Query().Get("_stream_fields"))
 }
 
 func TestVictoriaLogsConfigErrors(t *testing.T) {

@@ -5,8 +5,6 @@
 package forward
 
 import (
-	"go.vlog.dev/handlers/output"
-	"go.vlog.dev/handlers/schema"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -16,6 +14,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/handlers/schema"
 	"io"
 	"net"
 	"os"

@@ -2,7 +2,6 @@ package forward
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,7 +13,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -30,246 +28,6 @@ import (
 	"go.vlog.dev/handlers/schema"
 	"go.vlog.dev/internal/vtest"
 )
-
-// fwdMsg is one forward message as the test server decoded it.
-type fwdMsg struct {
-	tag        string
-	mode       string // "packed" (the only mode the transport sends)
-	size       int    // the size option, -1 if absent
-	chunk      string
-	compressed string
-	entries    []fwdEntry
-	binLen     int // length of the bin as received
-	plainLen   int // length of the entries after decompression
-}
-
-type fwdEntry struct {
-	sec, nsec uint32
-	rec       map[string]any
-}
-
-// fwdServer is a small forward-protocol server for the framing tests: it decodes
-// PackedForward messages strictly and answers acks according to its mode.
-type fwdServer struct {
-	t    *testing.T
-	ln   net.Listener
-	mode string // "ack" (answer acks), "noack" (never answer), "wrongack", "noread" (accept, never read), "close" (close after reading one message)
-
-	mu    sync.Mutex
-	msgs  []fwdMsg
-	conns []net.Conn
-	errs  []error
-	wg    sync.WaitGroup
-}
-
-func newFwdServer(t *testing.T, network, addr, mode string) *fwdServer {
-	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &fwdServer{t: t, ln: ln, mode: mode}
-	s.wg.Add(1)
-	go s.accept()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *fwdServer) addr() string { return s.ln.Addr().String() }
-
-func (s *fwdServer) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns = append(s.conns, c)
-		s.mu.Unlock()
-		if s.mode == "noread" {
-			continue
-		}
-		s.wg.Add(1)
-		go s.serve(c)
-	}
-}
-
-// stop closes the listener and every connection and waits for the goroutines.
-func (s *fwdServer) stop() {
-	_ = s.ln.Close()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		_ = c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-func (s *fwdServer) messages() []fwdMsg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]fwdMsg(nil), s.msgs...)
-}
-
-func (s *fwdServer) records() []map[string]any {
-	var out []map[string]any
-	for _, m := range s.messages() {
-		for _, e := range m.entries {
-			out = append(out, e.rec)
-		}
-	}
-	return out
-}
-
-// waitRecords waits (up to 5s) until the server decoded n records: without acks, Send returns
-// before the server has read them.
-func (s *fwdServer) waitRecords(n int) {
-	deadline := time.Now().Add(5 * time.Second)
-	for len(s.records()) < n && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// asInt returns an integer decoded from msgpack (int64 or, from 128 up, uint64), -1 otherwise.
-func asInt(v any) int64 {
-	switch v := v.(type) {
-	case int64:
-		return v
-	case uint64:
-		return int64(v)
-	}
-	return -1
-}
-
-func (s *fwdServer) fail(err error) {
-	s.mu.Lock()
-	s.errs = append(s.errs, err)
-	s.mu.Unlock()
-}
-
-func (s *fwdServer) checkErrors() {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, err := range s.errs {
-		s.t.Error("server:", err)
-	}
-}
-
-func (s *fwdServer) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer c.Close()
-	r := msgp.NewReader(c)
-	for {
-		m, err := readFwdMsg(r)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
-				s.fail(err)
-			}
-			return
-		}
-		s.mu.Lock()
-		s.msgs = append(s.msgs, m)
-		s.mu.Unlock()
-		switch s.mode {
-		case "ack":
-			if m.chunk != "" {
-				ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), m.chunk)
-				if _, err := c.Write(ack); err != nil {
-					return
-				}
-			}
-		case "wrongack":
-			ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "nope")
-			_, _ = c.Write(ack)
-		case "close":
-			return
-		}
-	}
-}
-
-// readFwdMsg reads one PackedForward message strictly: [tag, bin, options].
-func readFwdMsg(r *msgp.Reader) (fwdMsg, error) {
-	m := fwdMsg{size: -1, mode: "packed"}
-	n, err := r.ReadArrayHeader()
-	if err != nil {
-		return m, err
-	}
-	if n != 3 {
-		return m, fmt.Errorf("message of %d elements, want 3", n)
-	}
-	if m.tag, err = r.ReadString(); err != nil {
-		return m, fmt.Errorf("tag: %w", err)
-	}
-	if typ, _ := r.NextType(); typ != msgp.BinType {
-		return m, fmt.Errorf("entries of type %v, want bin (PackedForward)", typ)
-	}
-	bin, err := r.ReadBytes(nil)
-	if err != nil {
-		return m, fmt.Errorf("entries: %w", err)
-	}
-	m.binLen = len(bin)
-	no, err := r.ReadMapHeader()
-	if err != nil {
-		return m, fmt.Errorf("options: %w", err)
-	}
-	for range no {
-		k, err := r.ReadString()
-		if err != nil {
-			return m, err
-		}
-		switch k {
-		case "size":
-			if m.size, err = r.ReadInt(); err != nil {
-				return m, err
-			}
-		case "chunk":
-			if m.chunk, err = r.ReadString(); err != nil {
-				return m, err
-			}
-		case "compressed":
-			if m.compressed, err = r.ReadString(); err != nil {
-				return m, err
-			}
-		default:
-			return m, fmt.Errorf("unknown option %q", k)
-		}
-	}
-	if m.compressed == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(bin))
-		if err != nil {
-			return m, err
-		}
-		if bin, err = io.ReadAll(zr); err != nil {
-			return m, err
-		}
-	} else if m.compressed != "" {
-		return m, fmt.Errorf("compressed %q", m.compressed)
-	}
-	m.plainLen = len(bin)
-	for len(bin) > 0 {
-		var e fwdEntry
-		if len(bin) < 11 || bin[0] != 0x92 || bin[1] != 0xd7 || bin[2] != 0 {
-			return m, fmt.Errorf("entry does not start with [EventTime: % x", bin[:min(len(bin), 11)])
-		}
-		e.sec, e.nsec = binary.BigEndian.Uint32(bin[3:]), binary.BigEndian.Uint32(bin[7:])
-		v, rest, err := decodeMsgpack(bin[11:])
-		if err != nil {
-			return m, fmt.Errorf("record: %w", err)
-		}
-		rec, ok := v.(map[string]any)
-		if !ok {
-			return m, fmt.Errorf("record of type %T", v)
-		}
-		e.rec, bin = rec, rest
-		m.entries = append(m.entries, e)
-	}
-	if m.size != len(m.entries) {
-		return m, fmt.Errorf("size option %d, %d entries", m.size, len(m.entries))
-	}
-	return m, nil
-}
 
 // lines makes a batch of n JSON records with a sequence number and a fixed time.
 func lines(n, pad int) *output.Batch {
@@ -296,8 +54,8 @@ func newTestForward(t *testing.T, o Options) *Transport {
 func TestForwardFraming(t *testing.T) {
 	for _, comp := range []string{"none", "gzip"} {
 		t.Run(comp, func(t *testing.T) {
-			s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
-			tr := newTestForward(t, Options{Address: s.addr(), Tag: "app-firelens-123", Compression: comp})
+			s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "ack")
+			tr := newTestForward(t, Options{Address: s.Addr(), Tag: "app-firelens-123", Compression: comp})
 			b := lines(3, 10)
 			b.Data = append(b.Data, "not json\n"...)
 			b.Data = append(b.Data, `{"event_time":"bad","n":-5,"f":1.5,"o":{"a":[true,null]}}`+"\n"...)
@@ -306,37 +64,37 @@ func TestForwardFraming(t *testing.T) {
 			if err := tr.Send(context.Background(), b); err != nil {
 				t.Fatal(err)
 			}
-			s.stop()
-			s.checkErrors()
-			msgs := s.messages()
+			s.Stop()
+			s.CheckErrors()
+			msgs := s.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("%d messages, want 1", len(msgs))
 			}
 			m := msgs[0]
-			if m.tag != "app-firelens-123" || m.size != 5 || (comp == "gzip") != (m.compressed == "gzip") {
-				t.Errorf("tag %q size %d compressed %q", m.tag, m.size, m.compressed)
+			if m.Tag != "app-firelens-123" || m.Size != 5 || (comp == "gzip") != (m.Compressed == "gzip") {
+				t.Errorf("tag %q size %d compressed %q", m.Tag, m.Size, m.Compressed)
 			}
-			id, err := base64.StdEncoding.DecodeString(m.chunk)
+			id, err := base64.StdEncoding.DecodeString(m.Chunk)
 			if err != nil || len(id) != 18 || !bytes.Equal(id[:8], tr.prefix[:]) ||
 				binary.BigEndian.Uint64(id[8:]) != 7 || binary.BigEndian.Uint16(id[16:]) != 0 {
-				t.Errorf("chunk %q: % x", m.chunk, id)
+				t.Errorf("chunk %q: % x", m.Chunk, id)
 			}
-			for i, e := range m.entries[:3] {
-				if e.sec != uint32(time.Date(2026, 11, 22, 2, 55, 54, 0, time.UTC).Unix()) || e.nsec != uint32(i) {
-					t.Errorf("entry %d: time %d.%09d", i, e.sec, e.nsec)
+			for i, e := range m.Entries[:3] {
+				if e.Sec != uint32(time.Date(2026, 11, 22, 2, 55, 54, 0, time.UTC).Unix()) || e.Nsec != uint32(i) {
+					t.Errorf("entry %d: time %d.%09d", i, e.Sec, e.Nsec)
 				}
-				if asInt(e.rec["seq"]) != int64(i) || e.rec["msg"] != "m" || e.rec["event_time"] == nil {
-					t.Errorf("entry %d: %v", i, e.rec)
+				if vtest.AsInt(e.Rec["seq"]) != int64(i) || e.Rec["msg"] != "m" || e.Rec["event_time"] == nil {
+					t.Errorf("entry %d: %v", i, e.Rec)
 				}
 			}
-			if got := m.entries[3].rec; len(got) != 1 || got["log"] != "not json" {
+			if got := m.Entries[3].Rec; len(got) != 1 || got["log"] != "not json" {
 				t.Errorf("invalid line sent as %v", got)
 			}
-			e := m.entries[4]
-			if e.rec["n"] != int64(-5) || e.rec["f"] != 1.5 || e.rec["event_time"] != "bad" {
-				t.Errorf("record %v", e.rec)
+			e := m.Entries[4]
+			if e.Rec["n"] != int64(-5) || e.Rec["f"] != 1.5 || e.Rec["event_time"] != "bad" {
+				t.Errorf("record %v", e.Rec)
 			}
-			if tm := time.Unix(int64(e.sec), int64(e.nsec)); tm.Before(before.Truncate(time.Second)) || time.Since(tm) > time.Minute {
+			if tm := time.Unix(int64(e.Sec), int64(e.Nsec)); tm.Before(before.Truncate(time.Second)) || time.Since(tm) > time.Minute {
 				t.Errorf("time of a record without event_time: %v, want now", tm)
 			}
 		})
@@ -363,10 +121,10 @@ func (c *recordingConn) Write(p []byte) (int, error) {
 func TestForwardSplit(t *testing.T) {
 	for _, comp := range []string{"none", "gzip"} {
 		t.Run(comp, func(t *testing.T) {
-			s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
+			s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "ack")
 			var rc *recordingConn
 			const max = 8192
-			tr := newTestForward(t, Options{Address: s.addr(), Compression: comp, MaxMessageSize: max,
+			tr := newTestForward(t, Options{Address: s.Addr(), Compression: comp, MaxMessageSize: max,
 				Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 					if err != nil {
@@ -383,9 +141,9 @@ func TestForwardSplit(t *testing.T) {
 			if err := tr.Send(context.Background(), b); err != nil {
 				t.Fatal(err)
 			}
-			s.stop()
-			s.checkErrors()
-			msgs := s.messages()
+			s.Stop()
+			s.CheckErrors()
+			msgs := s.Messages()
 			if len(msgs) < 4 {
 				t.Fatalf("%d messages, want several", len(msgs))
 			}
@@ -393,15 +151,15 @@ func TestForwardSplit(t *testing.T) {
 			var seq []int64
 			var last map[string]any
 			for _, m := range msgs {
-				if m.plainLen > max || m.binLen > max {
-					t.Errorf("message entries of %d bytes (%d on the wire), limit %d", m.plainLen, m.binLen, max)
+				if m.PlainLen > max || m.BinLen > max {
+					t.Errorf("message entries of %d bytes (%d on the wire), limit %d", m.PlainLen, m.BinLen, max)
 				}
-				chunks[m.chunk] = true
-				for _, e := range m.entries {
-					if v := e.rec["seq"]; v != nil {
-						seq = append(seq, asInt(v))
+				chunks[m.Chunk] = true
+				for _, e := range m.Entries {
+					if v := e.Rec["seq"]; v != nil {
+						seq = append(seq, vtest.AsInt(v))
 					}
-					last = e.rec
+					last = e.Rec
 				}
 			}
 			for _, w := range rc.writes {
@@ -421,7 +179,7 @@ func TestForwardSplit(t *testing.T) {
 				t.Errorf("%d sequenced records, last %v", len(seq), last)
 			}
 			var notice map[string]any
-			for _, r := range s.records() {
+			for _, r := range s.Records() {
 				if r["vlog_dropped_oversize"] != nil {
 					notice = r
 				}
@@ -436,8 +194,8 @@ func TestForwardSplit(t *testing.T) {
 func TestForwardAckFailures(t *testing.T) {
 	for _, mode := range []string{"noack", "wrongack", "close"} {
 		t.Run(mode, func(t *testing.T) {
-			s := newFwdServer(t, "tcp", "127.0.0.1:0", mode)
-			tr := newTestForward(t, Options{Address: s.addr(), Timeout: 200 * time.Millisecond})
+			s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", mode)
+			tr := newTestForward(t, Options{Address: s.Addr(), Timeout: 200 * time.Millisecond})
 			err := tr.Send(context.Background(), lines(3, 0))
 			if err == nil {
 				t.Fatal("no error")
@@ -449,14 +207,14 @@ func TestForwardAckFailures(t *testing.T) {
 		})
 	}
 	// Without acks, the same servers count as delivered.
-	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noack")
-	tr := newTestForward(t, Options{Address: s.addr(), Ack: ptr(false)})
+	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "noack")
+	tr := newTestForward(t, Options{Address: s.Addr(), Ack: ptr(false)})
 	if err := tr.Send(context.Background(), lines(3, 0)); err != nil {
 		t.Fatal(err)
 	}
-	s.waitRecords(3)
-	s.stop()
-	if m := s.messages(); len(m) != 1 || m[0].chunk != "" {
+	s.WaitRecords(3)
+	s.Stop()
+	if m := s.Messages(); len(m) != 1 || m[0].Chunk != "" {
 		t.Fatalf("messages %+v", m)
 	}
 }
@@ -464,15 +222,15 @@ func TestForwardAckFailures(t *testing.T) {
 // TestForwardNeverReads: a router that accepts but never reads holds a batch at most Timeout
 // (without progress), and a cancelled ctx ends the wait at once.
 func TestForwardNeverReads(t *testing.T) {
-	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noread")
+	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "noread")
 	b := lines(40000, 500) // ~22 MB: more than the socket buffers hold
-	tr := newTestForward(t, Options{Address: s.addr(), Timeout: 300 * time.Millisecond})
+	tr := newTestForward(t, Options{Address: s.Addr(), Timeout: 300 * time.Millisecond})
 	err := tr.Send(context.Background(), b)
 	if err == nil || !strings.Contains(err.Error(), "no progress") {
 		t.Fatalf("got %v, want a write timeout", err)
 	}
 
-	tr = newTestForward(t, Options{Address: s.addr(), Timeout: time.Hour})
+	tr = newTestForward(t, Options{Address: s.Addr(), Timeout: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tr.Send(ctx, b) }()
@@ -505,17 +263,17 @@ func TestForwardReconnect(t *testing.T) {
 			}
 			var total int
 			for round := range 3 {
-				s := newFwdServer(t, "tcp", addr, "ack")
+				s := vtest.NewForwardSink(t, "tcp", addr, "ack")
 				for range 2 {
 					if err := tr.Send(context.Background(), lines(5, 0)); err != nil {
 						t.Fatalf("round %d: %v", round, err)
 					}
 				}
 				// The last message may still be on its way when no ack is awaited.
-				s.waitRecords(10)
-				s.stop() // a router restart: the connection is closed under the transport
-				s.checkErrors()
-				total += len(s.records())
+				s.WaitRecords(10)
+				s.Stop() // a router restart: the connection is closed under the transport
+				s.CheckErrors()
+				total += len(s.Records())
 			}
 			if total != 30 {
 				t.Fatalf("%d records delivered, want 30", total)
@@ -526,13 +284,13 @@ func TestForwardReconnect(t *testing.T) {
 
 func TestForwardUnix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fluent.sock")
-	s := newFwdServer(t, "unix", path, "ack")
+	s := vtest.NewForwardSink(t, "unix", path, "ack")
 	tr := newTestForward(t, Options{Network: "unix", Address: path})
 	if err := tr.Send(context.Background(), lines(4, 0)); err != nil {
 		t.Fatal(err)
 	}
-	s.stop()
-	if n := len(s.records()); n != 4 {
+	s.Stop()
+	if n := len(s.Records()); n != 4 {
 		t.Fatalf("%d records", n)
 	}
 }
@@ -543,25 +301,22 @@ func TestForwardTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fwdServer{t: t, ln: ln, mode: "ack"}
-	s.wg.Add(1)
-	go s.accept()
-	t.Cleanup(s.stop)
+	s := vtest.NewForwardSinkOn(t, ln, "ack")
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
-	tr := newTestForward(t, Options{Address: s.addr(), TLS: &tls.Config{RootCAs: pool}})
+	tr := newTestForward(t, Options{Address: s.Addr(), TLS: &tls.Config{RootCAs: pool}})
 	for range 2 {
 		if err := tr.Send(context.Background(), lines(4, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.stop()
-	s.checkErrors()
-	if n := len(s.records()); n != 8 {
+	s.Stop()
+	s.CheckErrors()
+	if n := len(s.Records()); n != 8 {
 		t.Fatalf("%d records", n)
 	}
 	// A certificate the client does not trust fails the handshake.
-	tr = newTestForward(t, Options{Address: s.addr(), TLS: &tls.Config{}})
+	tr = newTestForward(t, Options{Address: s.Addr(), TLS: &tls.Config{}})
 	if err := tr.Send(context.Background(), lines(1, 0)); err == nil {
 		t.Fatal("untrusted certificate accepted")
 	}
@@ -618,8 +373,8 @@ func TestForwardOptions(t *testing.T) {
 // TestForwardBuffered runs the whole path: JSONHandler -> BufferedOutput -> Transport ->
 // server, with the accounting invariant at Close.
 func TestForwardBuffered(t *testing.T) {
-	s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
-	tr := newTestForward(t, Options{Address: s.addr(), Tag: "svc"})
+	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "ack")
+	tr := newTestForward(t, Options{Address: s.Addr(), Tag: "svc"})
 	out := output.NewBuffered(tr, &output.BufferOptions{BatchSize: 4096, BatchAge: 10 * time.Millisecond}, output.Hooks{})
 	l := slog.New(handlers.NewJSONHandler(out, &handlers.Options{Service: "svc", Env: "test", Version: "1"}))
 	for i := range 1000 {
@@ -634,14 +389,14 @@ func TestForwardBuffered(t *testing.T) {
 	if st.Enqueued != 1000 || st.Delivered != 1000 || st.Dropped.Total() != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	s.stop()
-	s.checkErrors()
-	recs := s.records()
+	s.Stop()
+	s.CheckErrors()
+	recs := s.Records()
 	if len(recs) != 1000 {
 		t.Fatalf("%d records", len(recs))
 	}
 	for i, r := range recs {
-		if asInt(r["i"]) != int64(i) || r["service"] != "svc" || asInt(r["user"].(map[string]any)["id"]) != int64(i) {
+		if vtest.AsInt(r["i"]) != int64(i) || r["service"] != "svc" || vtest.AsInt(r["user"].(map[string]any)["id"]) != int64(i) {
 			t.Fatalf("record %d: %v", i, r)
 		}
 	}
@@ -650,8 +405,8 @@ func TestForwardBuffered(t *testing.T) {
 // TestForwardCloseDeadline: Close returns by its deadline with a router that never reads, and
 // reports what it could not deliver.
 func TestForwardCloseDeadline(t *testing.T) {
-	s := newFwdServer(t, "tcp", "127.0.0.1:0", "noread")
-	tr := newTestForward(t, Options{Address: s.addr(), Timeout: time.Hour})
+	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "noread")
+	tr := newTestForward(t, Options{Address: s.Addr(), Timeout: time.Hour})
 	out := output.NewBuffered(tr, &output.BufferOptions{Size: 64 << 20, BatchSize: 8 << 20}, output.Hooks{})
 	rec := []byte(`{"msg":"` + strings.Repeat("z", 1000) + `"}` + "\n")
 	for range 30000 {
@@ -733,18 +488,18 @@ func BenchmarkForwardEncode(b *testing.B) {
 // TestForwardCutsLongLines: a record longer than MaxLineSize reaches the router cut, with the
 // schema fields and vlog_truncated, and the records around it arrive whole.
 func TestForwardCutsLongLines(t *testing.T) {
-	s := newFwdServer(t, "tcp", "127.0.0.1:0", "ack")
-	tr := newTestForward(t, Options{Address: s.addr(), MaxLineSize: 2048})
+	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "ack")
+	tr := newTestForward(t, Options{Address: s.Addr(), MaxLineSize: 2048})
 	big := `{"event_time":"2026-11-22T02:55:54.123456789Z","level":"info","msg":"big","service":"s","env":"e","version":"v","blob":"` +
 		strings.Repeat("x", 10000) + `"}`
 	data := []byte(`{"msg":"before","seq":1}` + "\n" + big + "\n" + `{"msg":"after","seq":3}` + "\n")
 	if err := tr.Send(context.Background(), &output.Batch{Data: data, Records: 3, Seq: 1}); err != nil {
 		t.Fatal(err)
 	}
-	s.waitRecords(3)
-	s.stop()
-	s.checkErrors()
-	recs := s.records()
+	s.WaitRecords(3)
+	s.Stop()
+	s.CheckErrors()
+	recs := s.Records()
 	if len(recs) != 3 || recs[0]["msg"] != "before" || recs[1]["msg"] != "big" || recs[2]["msg"] != "after" {
 		t.Fatalf("records %v", recs)
 	}

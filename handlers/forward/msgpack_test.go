@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tinylib/msgp/msgp"
 	"go.vlog.dev/internal/vtest"
 )
 
@@ -110,7 +109,7 @@ func transcode(t *testing.T, js string) (any, eventTime, error) {
 	if strings.TrimSpace(string(rest)) != "" && len(rest) > 0 && isSpace(rest[0]) {
 		t.Fatalf("rest %q starts with space", rest)
 	}
-	v, left, err := decodeMsgpack(out[len("prefix"):])
+	v, left, err := vtest.DecodeMsgpack(out[len("prefix"):])
 	if err != nil {
 		t.Fatalf("msgpack of %s does not decode: %v (% x)", js, err, out[len("prefix"):])
 	}
@@ -185,7 +184,7 @@ func TestTranscodeRest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, _, err := decodeMsgpack(out)
+		v, _, err := vtest.DecodeMsgpack(out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +302,7 @@ func FuzzTranscode(f *testing.F) {
 			if err != nil {
 				return
 			}
-			got, left, derr := decodeMsgpack(out)
+			got, left, derr := vtest.DecodeMsgpack(out)
 			if derr != nil || len(left) != 0 {
 				t.Fatalf("%q: msgpack does not decode: %v, %d left", js, derr, len(left))
 			}
@@ -347,45 +346,6 @@ func jsonDepth(js []byte) int {
 			}
 		}
 	}
-}
-
-// decodeMsgpack decodes one msgpack value with tinylib/msgp's primitives. (msgp.ReadIntfBytes
-// itself fails on maps with duplicate empty keys, such as {"":"","":""}; the primitives are
-// what is being used as the oracle.)
-func decodeMsgpack(b []byte) (any, []byte, error) {
-	switch msgp.NextType(b) {
-	case msgp.MapType:
-		n, b, err := msgp.ReadMapHeaderBytes(b)
-		if err != nil {
-			return nil, b, err
-		}
-		m := make(map[string]any, n)
-		for range n {
-			var k string
-			var v any
-			if k, b, err = msgp.ReadStringBytes(b); err != nil {
-				return nil, b, err
-			}
-			if v, b, err = decodeMsgpack(b); err != nil {
-				return nil, b, err
-			}
-			m[k] = v
-		}
-		return m, b, nil
-	case msgp.ArrayType:
-		n, b, err := msgp.ReadArrayHeaderBytes(b)
-		if err != nil {
-			return nil, b, err
-		}
-		a := make([]any, n)
-		for i := range a {
-			if a[i], b, err = decodeMsgpack(b); err != nil {
-				return nil, b, err
-			}
-		}
-		return a, b, nil
-	}
-	return msgp.ReadIntfBytes(b)
 }
 
 // checkMinimal checks that the msgpack values in b use the smallest header for each length,

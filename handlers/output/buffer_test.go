@@ -24,7 +24,6 @@ import (
 
 func rec(i int) []byte { return []byte(`{"seq":` + strconv.Itoa(i) + "}\n") }
 
-
 func TestBufferDeliversInOrder(t *testing.T) {
 	vtest.CheckNoLeak(t)
 	ft := &outputtest.Transport{}

@@ -36,7 +36,6 @@ type FallbackOptions struct {
 	// runtime keeps it): Send then returns nil, so the records leave the buffer. Default nil:
 	// the batch stays in the buffer and is sent again.
 	LastResort Transport
-
 }
 
 // Fallback sends batches through a primary transport (the FireLens router, over the

@@ -69,7 +69,6 @@ type Drops struct {
 // Total returns the sum of all reasons.
 func (d Drops) Total() uint64 { return d.BufferFull + d.WriteError + d.Oversize + d.Closed }
 
-
 // errorAt is an error message and when it happened.
 type errorAt struct {
 	msg string

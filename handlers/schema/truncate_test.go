@@ -76,4 +76,3 @@ func abs(n int) int {
 	}
 	return n
 }
-

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"go.vlog.dev/handlers"
+	"go.vlog.dev/handlers/output"
 	"go.vlog.dev/vlog"
 )
 
@@ -69,7 +69,7 @@ func newRun(t *testing.T, tg target, env ...string) *run {
 	env = append([]string{"SERVICE=fwtest", "FLUENT_HOST=" + host, "FLUENT_PORT=" + port,
 		"VLOG_FLUENT_TIMEOUT=1s", "VLOG_BATCH_AGE=20ms"}, env...)
 	l, err := vlog.New(&vlog.Options{Environ: env,
-		Buffer: &handlers.BufferOptions{RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}})
+		Buffer: &output.BufferOptions{RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
