@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,16 +47,32 @@ func TestBufferDeliversInOrder(t *testing.T) {
 	vtest.CheckInvariant(t, s)
 }
 
+// TestBufferFlushesByAge: a batch that does not fill up goes out when its first record is
+// BatchAge old, not before (on an injected clock: no sleeps, no timing windows).
 func TestBufferFlushesByAge(t *testing.T) {
 	vtest.CheckNoLeak(t)
+	const age = 30 * time.Millisecond // below IdleCheckMin: the first record wakes the sender
+	clock := outputtest.NewClock(time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC))
 	ft := &outputtest.Transport{}
-	o := output.NewBuffered(ft, &output.BufferOptions{BatchAge: 30 * time.Millisecond}, output.Hooks{})
+	o := output.NewBuffered(ft, &output.BufferOptions{BatchAge: age}, output.Hooks{Clock: clock})
 	defer o.Close(context.Background())
-	_, _ = o.Write(rec(1))
-	require.Eventually(t, func() bool { return len(ft.Lines()) == 1 }, 2*time.Second, 5*time.Millisecond)
-	_, _ = o.Write(rec(2))
-	require.Eventually(t, func() bool { return len(ft.Lines()) == 2 }, 2*time.Second, 5*time.Millisecond)
+	for i := 1; i <= 2; i++ {
+		_, _ = o.Write(rec(i))
+		waitTimer(t, clock)
+		clock.Add(age - time.Nanosecond)
+		waitTimer(t, clock)
+		require.Len(t, ft.Lines(), i-1, "batch %d sent before its age", i)
+		clock.Add(time.Nanosecond)
+		require.Eventually(t, func() bool { return len(ft.Lines()) == i }, 2*time.Second, time.Millisecond)
+	}
 	require.Equal(t, int64(2), ft.Sends.Load())
+}
+
+// waitTimer waits until a background goroutine waits on the clock (the sender between two
+// batches): then moving the clock is what wakes it.
+func waitTimer(t *testing.T, clock *outputtest.Clock) {
+	t.Helper()
+	require.Eventually(t, func() bool { return clock.Waiting() > 0 }, 2*time.Second, 100*time.Microsecond)
 }
 
 func TestBufferFullDropsNewest(t *testing.T) {
@@ -357,15 +372,13 @@ func TestBufferPipelined(t *testing.T) {
 	ft := &outputtest.Transport{Gate: make(chan struct{})}
 	o := output.NewBuffered(outputtest.Pipelined{Transport: ft, N: 3}, &output.BufferOptions{BatchSize: 100, MaxBatchSize: 100, Size: 1000,
 		BatchAge: time.Hour, DropPolicy: output.DropOldest}, output.Hooks{})
+	const inFlight = 30 // 3 batches of 10 records: rec(0)-rec(9) are 10 bytes, then 11
 	n := 0
-	for ; ft.Sends.Load() < 3; n++ {
+	for ; n < inFlight+1; n++ { // 3 batches sealed, and a record in the next
 		_, err := o.Write(rec(n))
 		require.NoError(t, err)
-		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond)
-	require.Equal(t, int64(3), ft.Sends.Load(), "three batches in flight, not more")
-	const inFlight = 30 // 3 batches of 10 records: rec(0)-rec(9) are 10 bytes, then 11
+	require.Eventually(t, func() bool { return ft.Sends.Load() == 3 }, 2*time.Second, time.Millisecond)
 	require.GreaterOrEqual(t, int(o.Stats().BufferedRecords), inFlight)
 	// Overflow the buffer: the oldest batches not in flight go, the three in flight stay.
 	for end := n + 500; n < end; n++ {
@@ -387,6 +400,7 @@ func TestBufferPipelined(t *testing.T) {
 		require.Equal(t, 1, c, "%q delivered %d times", l, c)
 	}
 	require.Equal(t, s.Delivered, uint64(len(got)))
+	require.Equal(t, int64(3), ft.MaxInFlight(), "three batches in flight at most")
 }
 
 // TestBufferPipelinedCloseDeadline: Close returns by its deadline with every sender stuck, and
@@ -442,29 +456,36 @@ func TestBufferSpareBatchWhileFailing(t *testing.T) {
 	require.Equal(t, int64(1), ft.Sends.Load(), "still backing off")
 }
 
-// TestBufferFirstRecordDoesNotWake: with BatchAge >= output.IdleCheckMin, a caller starting a batch
-// does not wake the sender (which checks on a timer), yet every record still leaves within
-// BatchAge of its batch's first record; sealing a batch still wakes it. With a shorter
-// BatchAge the first record wakes it, as before.
+// TestBufferFirstRecordDoesNotWake: with BatchAge >= IdleCheckMin, a caller starting a batch
+// does not wake the sender (which checks on a timer), yet every record still leaves exactly
+// BatchAge after its batch's first record, wherever in the sender's period it came; sealing a
+// batch still wakes it. With a shorter BatchAge the first record wakes it, as before.
 func TestBufferFirstRecordDoesNotWake(t *testing.T) {
 	vtest.CheckNoLeak(t)
 	const age = 100 * time.Millisecond
+	clock := outputtest.NewClock(time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC))
 	ft := &outputtest.Transport{}
-	o := output.NewBuffered(ft, &output.BufferOptions{BatchSize: 1000, BatchAge: age}, output.Hooks{})
+	o := output.NewBuffered(ft, &output.BufferOptions{BatchSize: 1000, BatchAge: age}, output.Hooks{Clock: clock})
 	defer o.Close(context.Background())
-	var waits []time.Duration
-	for i := range 5 {
-		time.Sleep(time.Duration(i) * age / 5) // land anywhere in the idle sender's period
-		start := time.Now()
+	_, _ = o.Write(rec(0)) // starts the sender
+	waitTimer(t, clock)
+	clock.Add(age)
+	require.Eventually(t, func() bool { return len(ft.Lines()) == 1 }, 2*time.Second, time.Millisecond)
+	for i := 1; i < 5; i++ {
+		waitTimer(t, clock) // idle: the sender checks every BatchAge
+		into := time.Duration(i) * age / 5
+		clock.Add(into) // land anywhere in the idle sender's period
 		_, err := o.Write(rec(i))
 		require.NoError(t, err)
-		require.Eventually(t, func() bool { return len(ft.Lines()) == i+1 }, 5*time.Second, time.Millisecond)
-		waits = append(waits, time.Since(start))
+		clock.Add(age - into) // the idle check finds the batch, and waits for the rest of its age
+		waitTimer(t, clock)
+		clock.Add(into - time.Nanosecond)
+		waitTimer(t, clock)
+		require.Len(t, ft.Lines(), i, "record %d sent before BatchAge", i)
+		clock.Add(time.Nanosecond)
+		require.Eventually(t, func() bool { return len(ft.Lines()) == i+1 }, 2*time.Second, time.Millisecond, "record %d", i)
 	}
 	require.Zero(t, output.Signals(o), "the first record of a batch woke the sender")
-	slices.Sort(waits)
-	require.GreaterOrEqual(t, waits[0], age-5*time.Millisecond, "a batch went out before its age: %v", waits)
-	require.Less(t, waits[2], age+age/4, "records waited past BatchAge: %v", waits)
 
 	for i := 0; output.Signals(o) == 0; i++ { // fill a batch: sealing it wakes the sender
 		_, _ = o.Write(rec(100 + i))

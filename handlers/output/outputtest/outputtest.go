@@ -26,6 +26,8 @@ type Transport struct {
 	// Sends counts the calls to Send.
 	Sends atomic.Int64
 
+	inFlight, maxInFlight atomic.Int64
+
 	fail    atomic.Pointer[func(b *output.Batch) error]
 	mu      sync.Mutex
 	batches [][]byte
@@ -37,6 +39,10 @@ var _ output.Transport = (*Transport)(nil)
 // Send records b, unless SetFail's function returns an error for it.
 func (f *Transport) Send(ctx context.Context, b *output.Batch) error {
 	f.Sends.Add(1)
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for m := f.maxInFlight.Load(); n > m && !f.maxInFlight.CompareAndSwap(m, n); m = f.maxInFlight.Load() {
+	}
 	if f.Block.Load() {
 		<-ctx.Done()
 		return ctx.Err()
@@ -76,6 +82,9 @@ func (f *Transport) Name() string {
 	}
 	return "fake"
 }
+
+// MaxInFlight returns the most sends that were in progress at once.
+func (f *Transport) MaxInFlight() int64 { return f.maxInFlight.Load() }
 
 // Batches returns the data of the delivered batches, in order.
 func (f *Transport) Batches() [][]byte {
