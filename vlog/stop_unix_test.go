@@ -46,7 +46,7 @@ func TestStopOnSignalInProcess(t *testing.T) {
 	require.Equal(t, "2s", recs[0]["stop_timeout"])
 }
 
-// syncedWriter holds records in memory until Sync, which WriterOutput.Close calls: records are
+// syncedWriter holds records in memory until Sync, which output.WriterTransport.Close calls: records are
 // delivered only if the Logger is closed.
 type syncedWriter struct{ *bufio.Writer }
 

@@ -380,7 +380,7 @@ func TestGatedFluentBitForward(t *testing.T) {
 	require.Zero(t, s.Dropped.Total(), "%+v", s)
 
 	rows := queryVL(t, base, `env:="`+env+`"`, n)
-	// The forward output cuts records over 64 KiB too (ForwardOptions.MaxLineSize): Fluent
+	// The forward output cuts records over 64 KiB too (forward.Options.MaxLineSize): Fluent
 	// Bit would pass a 200 KB line on, and VictoriaLogs drops lines over 256 KiB.
 	checkSeq(t, rows, t0, n, "vlog-gated-fluent", env, false, "truncated")
 }

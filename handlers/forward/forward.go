@@ -235,7 +235,7 @@ var errForwardClosed = errors.New("vlog: forward: transport closed")
 // Send transcodes b into forward messages and writes them; with acks, it waits for each
 // message's ack. See Transport for the guarantees. On any error the connection is closed
 // and the error returned, for the buffer to retry. Send returns promptly when ctx is done (the
-// connection's deadlines are moved to the past). Calls to Send must not overlap; BufferedOutput
+// connection's deadlines are moved to the past). Calls to Send must not overlap; output.Buffered
 // and output.Fallback make one at a time.
 func (t *Transport) Send(ctx context.Context, b *output.Batch) error {
 	t.mu.Lock()

@@ -370,7 +370,7 @@ func TestForwardOptions(t *testing.T) {
 	}
 }
 
-// TestForwardBuffered runs the whole path: JSONHandler -> BufferedOutput -> Transport ->
+// TestForwardBuffered runs the whole path: JSONHandler -> output.Buffered -> Transport ->
 // server, with the accounting invariant at Close.
 func TestForwardBuffered(t *testing.T) {
 	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", "ack")

@@ -105,7 +105,7 @@ type Options struct {
 	// smaller requests costs VictoriaLogs more CPU per record (benchmarks/README.md).
 	Concurrency int
 
-	// InFlight is how many batches a output.Buffered may send through this transport at once
+	// InFlight is how many batches an output.Buffered may send through this transport at once
 	// (see output.Pipelined): with 2, the next batch is compressed and sent while
 	// VictoriaLogs still ingests the previous one, instead of VictoriaLogs waiting for it.
 	// Batches may then be stored in another order than they were logged; VictoriaLogs orders

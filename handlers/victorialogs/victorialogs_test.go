@@ -484,7 +484,7 @@ func TestVictoriaLogsResumesConcurrentBatches(t *testing.T) {
 	}
 }
 
-// TestVictoriaLogsPipelined: through a BufferedOutput, InFlight batches are sent at once, and
+// TestVictoriaLogsPipelined: through an output.Buffered, InFlight batches are sent at once, and
 // every record arrives once.
 func TestVictoriaLogsPipelined(t *testing.T) {
 	vtest.CheckNoLeak(t)
