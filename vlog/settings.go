@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -307,7 +309,8 @@ func (o *Options) apply(env map[string]string) (fromEnv map[string]bool, errs []
 func unknownVariables(env map[string]string) []error {
 	known := KnownVariables()
 	var errs []error
-	for k, v := range env {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		v := env[k]
 		if !strings.HasPrefix(k, "VLOG_") || strings.HasPrefix(k, "VLOG_TEST_") || isKnown(k) {
 			continue
 		}
