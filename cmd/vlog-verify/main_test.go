@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,13 +13,14 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/tinylib/msgp/msgp"
+
+	"go.vlog.dev/internal/vtest"
 )
 
 // outcome is what one run of the command printed and returned.
@@ -56,183 +56,36 @@ func runCmd(t *testing.T, args, env []string, stdin string) outcome {
 	return o
 }
 
-// fakeVictoriaLogs is an httptest server with VictoriaLogs' /health, /insert/jsonline and
-// /select/logsql/query, storing the rows it is given.
-type fakeVictoriaLogs struct {
-	*httptest.Server
-	health, insert int  // statuses to answer; 0 means the normal answer
-	hideRows       bool // the query finds nothing
-	mu             sync.Mutex
-	rows           []map[string]any
-	params         []string // the query strings of the inserts
-}
-
-func newFakeVictoriaLogs(t *testing.T) *fakeVictoriaLogs {
-	vl := &fakeVictoriaLogs{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		if vl.health != 0 {
-			w.WriteHeader(vl.health)
-			_, _ = io.WriteString(w, "overloaded")
-			return
-		}
-		_, _ = io.WriteString(w, "OK")
-	})
-	mux.HandleFunc("POST /insert/jsonline", func(w http.ResponseWriter, r *http.Request) {
-		if vl.insert != 0 {
-			http.Error(w, "cannot parse", vl.insert)
-			return
-		}
-		q := r.URL.Query()
-		sc := bufio.NewScanner(r.Body)
-		n := 0
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue // skipped, as VictoriaLogs does
-			}
-			vl.store(m, q.Get("_msg_field"), q.Get("_stream_fields"))
-			n++
-		}
-		vl.mu.Lock()
-		vl.params = append(vl.params, r.URL.RawQuery)
-		vl.mu.Unlock()
-		if n == 0 {
-			http.Error(w, "no lines", http.StatusBadRequest)
-		}
-	})
-	mux.HandleFunc("GET /select/logsql/query", func(w http.ResponseWriter, r *http.Request) {
-		m := regexp.MustCompile(`verify_id:"([^"]+)"`).FindStringSubmatch(r.URL.Query().Get("query"))
-		if m == nil {
-			http.Error(w, "bad query", http.StatusBadRequest)
-			return
-		}
-		vl.mu.Lock()
-		defer vl.mu.Unlock()
-		if vl.hideRows {
-			return
-		}
-		for _, row := range vl.rows {
-			if row["verify_id"] == m[1] {
-				b, _ := json.Marshal(row)
-				_, _ = w.Write(append(b, '\n'))
-			}
-		}
-	})
-	vl.Server = httptest.NewServer(mux)
-	t.Cleanup(vl.Close)
+// newVictoriaLogs returns the fake VictoriaLogs, expecting what vlog-verify sends: uncompressed
+// inserts (the schema's parameters, no auth, no tenant: the defaults).
+func newVictoriaLogs(t *testing.T) *vtest.VictoriaLogs {
+	vl := vtest.NewVictoriaLogs(t)
+	vl.WantGzip = false
 	return vl
 }
 
-// store keeps a row as VictoriaLogs would: _msg from the message field, _stream from the
-// stream fields.
-func (vl *fakeVictoriaLogs) store(m map[string]any, msgField, streamFields string) {
-	row := map[string]any{}
-	for k, v := range m {
-		row[k] = v
-	}
-	for _, f := range strings.Split(msgField, ",") {
-		if v, ok := m[f]; ok && v != "" {
-			row["_msg"] = v
-			delete(row, f)
-			break
-		}
-	}
-	var stream []string
-	for _, f := range strings.Split(streamFields, ",") {
-		if v, ok := m[f].(string); ok && v != "" {
-			stream = append(stream, fmt.Sprintf("%s=%q", f, v))
-		}
-	}
-	row["_stream"] = "{" + strings.Join(stream, ",") + "}"
-	vl.mu.Lock()
-	vl.rows = append(vl.rows, row)
-	vl.mu.Unlock()
+// newRouter returns a forward sink reading the Message-mode messages vlog-verify sends,
+// answering as mode says (see vtest.NewForwardSink); the test fails on a message it cannot
+// decode.
+func newRouter(t *testing.T, mode string, opts ...vtest.ForwardOption) *vtest.ForwardSink {
+	s := vtest.NewForwardSink(t, "tcp", "127.0.0.1:0", mode, append(opts, vtest.WithMessageMode())...)
+	t.Cleanup(s.CheckErrors)
+	return s
 }
 
-// fakeRouter is a Fluent forward server that decodes each message with msgp (an independent
-// decoder) and answers acks as its mode says.
-type fakeRouter struct {
-	ln   net.Listener
-	mode string // "ack" (default), "silent", "wrong-ack", "close"
-	// forward, if set, receives each record, as Fluent Bit's output would.
-	forward func(map[string]any)
-	mu      sync.Mutex
-	msgs    [][]any
-	errs    []error
-}
-
-func newFakeRouter(t *testing.T, mode string) *fakeRouter {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	fr := &fakeRouter{ln: ln, mode: mode}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go fr.serve(c)
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close() })
-	return fr
-}
-
-func (fr *fakeRouter) env() []string {
-	h, p, _ := net.SplitHostPort(fr.ln.Addr().String())
+// routerEnv returns the variables ECS injects for the router s.
+func routerEnv(s *vtest.ForwardSink) []string {
+	h, p, _ := net.SplitHostPort(s.Addr())
 	return []string{"FLUENT_HOST=" + h, "FLUENT_PORT=" + p}
 }
 
-func (fr *fakeRouter) serve(c net.Conn) {
-	defer c.Close()
-	if fr.mode == "close" {
-		buf := make([]byte, 1)
-		_, _ = c.Read(buf)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // reset, as Fluent Bit does on a bad message
-		}
-		return
+// insertQueries returns the query string of each insert vl accepted.
+func insertQueries(vl *vtest.VictoriaLogs) []string {
+	var out []string
+	for _, r := range vl.Requests() {
+		out = append(out, r.URL.RawQuery)
 	}
-	v, err := msgp.NewReader(c).ReadIntf()
-	fr.mu.Lock()
-	if err != nil {
-		fr.errs = append(fr.errs, err)
-		fr.mu.Unlock()
-		return
-	}
-	msg, _ := v.([]any)
-	fr.msgs = append(fr.msgs, msg)
-	fr.mu.Unlock()
-	if len(msg) >= 3 && fr.forward != nil {
-		if rec, ok := msg[2].(map[string]any); ok {
-			fr.forward(rec)
-		}
-	}
-	var chunk string
-	if len(msg) == 4 {
-		opts, _ := msg[3].(map[string]any)
-		chunk, _ = opts["chunk"].(string)
-	}
-	if chunk == "" {
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, _ = c.Read(make([]byte, 1)) // until the client closes
-		return
-	}
-	switch fr.mode {
-	case "silent":
-		time.Sleep(3 * time.Second)
-	case "wrong-ack":
-		_, _ = c.Write(msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "someone-else"))
-	default:
-		_, _ = c.Write(msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), chunk))
-	}
-}
-
-func (fr *fakeRouter) messages() [][]any {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	return fr.msgs
+	return out
 }
 
 // fakeMetadata serves ECS task metadata v4 documents, or status for both when non-zero.
@@ -272,14 +125,13 @@ var baseEnv = []string{"SERVICE=order-api", "ENV=prod", "VERSION=1.4.2", "PATH=/
 func env(extra ...string) []string { return append(append([]string{}, baseEnv...), extra...) }
 
 func TestAllGood(t *testing.T) {
-	vl := newFakeVictoriaLogs(t)
-	fr := newFakeRouter(t, "ack")
+	vl := newVictoriaLogs(t)
 	// The router delivers what it receives to VictoriaLogs, as the example configuration does.
-	fr.forward = func(rec map[string]any) {
-		vl.store(rec, "msg,log", "service,env,ecs_cluster,container")
-	}
+	fr := newRouter(t, "ack", vtest.WithForward(func(_ string, rec map[string]any) {
+		vl.Store(rec, "msg,log", "service,env,ecs_cluster,container")
+	}))
 	o := runCmd(t, []string{"-ack", "-roundtrip", "-timeout", "2s", "-wait", "3s"},
-		env(append(fr.env(), "VICTORIALOGS_URL="+vl.URL, "ECS_CONTAINER_METADATA_URI_V4="+fakeMetadata(t, 0))...), "")
+		env(append(routerEnv(fr), "VICTORIALOGS_URL="+vl.URL, "ECS_CONTAINER_METADATA_URI_V4="+fakeMetadata(t, 0))...), "")
 	require.Equal(t, exitOK, o.code, o.out)
 	for _, check := range []string{"config", "ecs-metadata", "router", "victorialogs", "victorialogs-roundtrip", "router-roundtrip"} {
 		require.Equal(t, statusOK, o.status[check], "%s\n%s", check, o.out)
@@ -290,9 +142,9 @@ func TestAllGood(t *testing.T) {
 	require.Contains(t, o.detail["victorialogs-roundtrip"], `stream {service="order-api",env="prod",ecs_cluster="prod",container="order-api"}`)
 
 	// The forward message, as an independent decoder reads it.
-	msgs := fr.messages()
+	msgs := fr.Messages()
 	require.Len(t, msgs, 1)
-	msg := msgs[0]
+	msg := msgs[0].Raw
 	require.Len(t, msg, 4)
 	require.Equal(t, "order-api-firelens-vlog-verify", msg[0], "FireLens routes by <container>-firelens*")
 	ext, ok := msg[1].(*msgp.RawExtension)
@@ -310,7 +162,7 @@ func TestAllGood(t *testing.T) {
 	require.NotEmpty(t, opts["chunk"])
 
 	// The insert used the schema's parameters.
-	require.Equal(t, []string{insertParams}, vl.params)
+	require.Equal(t, []string{insertParams}, insertQueries(vl))
 }
 
 func TestNothingConfigured(t *testing.T) {
@@ -346,20 +198,20 @@ func TestFaults(t *testing.T) {
 	f("router refused", []string{"-ack"}, env("FLUENT_HOST="+h, "FLUENT_PORT="+p),
 		"router", "connection refused", "nothing listens at "+net.JoinHostPort(h, p)+": is the FireLens container")
 
-	silent := newFakeRouter(t, "silent")
-	f("router never acks", []string{"-ack", "-timeout", "500ms"}, env(silent.env()...),
+	silent := newRouter(t, "noack")
+	f("router never acks", []string{"-ack", "-timeout", "500ms"}, env(routerEnv(silent)...),
 		"router", "no ack within 500ms", "did not acknowledge")
 
-	wrong := newFakeRouter(t, "wrong-ack")
-	f("router acks another chunk", []string{"-ack"}, env(wrong.env()...),
+	wrong := newRouter(t, "wrongack", vtest.WithWrongAck("someone-else"))
+	f("router acks another chunk", []string{"-ack"}, env(routerEnv(wrong)...),
 		"router", `ack "someone-else" for chunk`, "something other than a Fluent forward server")
 
-	closing := newFakeRouter(t, "close")
-	f("router closes the connection", nil, env(closing.env()...),
+	closing := newRouter(t, "reset")
+	f("router closes the connection", nil, env(routerEnv(closing)...),
 		"router", "closed:", "closed the connection")
 
-	vl503 := newFakeVictoriaLogs(t)
-	vl503.health = http.StatusServiceUnavailable
+	vl503 := newVictoriaLogs(t)
+	vl503.HealthStatus = http.StatusServiceUnavailable
 	f("victorialogs /health 503", []string{"-roundtrip"}, env("VICTORIALOGS_URL="+vl503.URL),
 		"victorialogs", "503", "not healthy")
 
@@ -371,23 +223,23 @@ func TestFaults(t *testing.T) {
 	f("victorialogs refused", nil, env("VICTORIALOGS_URL=http://"+refusedAddr(t)),
 		"victorialogs", "connection refused", "nothing listens at")
 
-	vl400 := newFakeVictoriaLogs(t)
-	vl400.insert = http.StatusBadRequest
+	vl400 := newVictoriaLogs(t)
+	vl400.InsertStatus = http.StatusBadRequest
 	f("insert 400", []string{"-roundtrip"}, env("VICTORIALOGS_URL="+vl400.URL),
 		"victorialogs-roundtrip", ": 400", "parsed no line")
 
-	vlEmpty := newFakeVictoriaLogs(t)
-	vlEmpty.hideRows = true
+	vlEmpty := newVictoriaLogs(t)
+	vlEmpty.HideRows = true
 	f("query finds nothing", []string{"-roundtrip", "-wait", "1s"}, env("VICTORIALOGS_URL="+vlEmpty.URL),
 		"victorialogs-roundtrip", "not found within 1s", "skips a line")
 
-	vlOK := newFakeVictoriaLogs(t)
+	vlOK := newVictoriaLogs(t)
 	f("select URL without the query API", []string{"-roundtrip", "-select-url", vl404.URL}, env("VICTORIALOGS_URL="+vlOK.URL),
 		"victorialogs-roundtrip", "the query failed", "-select-url")
 
-	lost := newFakeRouter(t, "ack") // accepts, never delivers
-	vl := newFakeVictoriaLogs(t)
-	f("router does not deliver", []string{"-roundtrip", "-wait", "1s"}, env(append(lost.env(), "VICTORIALOGS_URL="+vl.URL)...),
+	lost := newRouter(t, "ack") // accepts, never delivers
+	vl := newVictoriaLogs(t)
+	f("router does not deliver", []string{"-roundtrip", "-wait", "1s"}, env(append(routerEnv(lost), "VICTORIALOGS_URL="+vl.URL)...),
 		"router-roundtrip", "did not reach VictoriaLogs within 1s", "Match the tag")
 
 	f("metadata endpoint 500", nil, env("ECS_CONTAINER_METADATA_URI_V4="+fakeMetadata(t, 500)),
@@ -403,7 +255,7 @@ func TestFaults(t *testing.T) {
 
 func TestInsertURLAccepted(t *testing.T) {
 	// vlog accepts VICTORIALOGS_URL as the full ingestion URL too.
-	vl := newFakeVictoriaLogs(t)
+	vl := newVictoriaLogs(t)
 	o := runCmd(t, []string{"-roundtrip", "-wait", "2s"}, env("VICTORIALOGS_URL="+vl.URL+"/insert/jsonline?_stream_fields=service"), "")
 	require.Equal(t, exitOK, o.code, o.out)
 	require.Equal(t, statusOK, o.status["victorialogs-roundtrip"], o.out)

@@ -19,15 +19,20 @@ import (
 // ForwardMessage is one forward message as the test server decoded it.
 type ForwardMessage struct {
 	Tag        string
-	Mode       string // "packed" (the only mode the transport sends)
+	Mode       string // "packed" (the only mode the transport sends) or, WithMessageMode, "message"
 	Size       int    // the size option, -1 if absent
 	Chunk      string
 	Compressed string
 	Entries    []ForwardEntry
 	BinLen     int // length of the bin as received
 	PlainLen   int // length of the entries after decompression
+	// Raw is, in Message mode only, the message's elements as msgp (an independent decoder)
+	// reads them: tag, time (*msgp.RawExtension for an EventTime), record, option if sent. It is
+	// for tests that check the wire form.
+	Raw []any
 }
 
+// ForwardEntry is one event of a message: its time and record.
 type ForwardEntry struct {
 	Sec, Nsec uint32
 	Rec       map[string]any
@@ -35,11 +40,16 @@ type ForwardEntry struct {
 
 // ForwardSink is the one forward-protocol sink of the test suites: a small server that
 // decodes PackedForward messages strictly (the test fails on anything else: see
-// CheckErrors) and answers acks according to its mode.
+// CheckErrors) and answers acks according to its mode and options.
 type ForwardSink struct {
 	t    testing.TB
 	ln   net.Listener
-	mode string // "ack" (answer acks), "noack" (never answer), "wrongack", "noread" (accept, never read), "close" (close after reading one message)
+	mode string // see NewForwardSink
+
+	// The options, set by the ForwardOptions before the first connection.
+	messageMode bool
+	wrongAck    string
+	forward     func(tag string, rec map[string]any)
 
 	mu    sync.Mutex
 	msgs  []ForwardMessage
@@ -48,19 +58,46 @@ type ForwardSink struct {
 	wg    sync.WaitGroup
 }
 
-func NewForwardSink(t testing.TB, network, addr, mode string) *ForwardSink {
+// ForwardOption is an option of NewForwardSink and NewForwardSinkOn: the sink reads and
+// answers as the options say from its first connection on.
+type ForwardOption func(*ForwardSink)
+
+// WithMessageMode accepts Message-mode messages, [tag, time, record, option?] (what
+// vlog-verify sends), besides PackedForward ones.
+func WithMessageMode() ForwardOption { return func(s *ForwardSink) { s.messageMode = true } }
+
+// WithWrongAck sets the chunk id mode "wrongack" acknowledges (default "nope"), for a test that
+// checks the client names it.
+func WithWrongAck(chunk string) ForwardOption { return func(s *ForwardSink) { s.wrongAck = chunk } }
+
+// WithForward gives fn every record received, with its tag, before the ack, as a router's
+// output would be (to deliver it to a fake VictoriaLogs with Store, say). fn runs on the
+// connection's goroutine.
+func WithForward(fn func(tag string, rec map[string]any)) ForwardOption {
+	return func(s *ForwardSink) { s.forward = fn }
+}
+
+// NewForwardSink starts a sink listening on network and addr, stopped at the end of the test.
+// mode is "ack" (answer acks), "noack" (never answer), "wrongack" (acknowledge another chunk:
+// see WithWrongAck), "noread" (accept, never read), "close" (close after reading one message)
+// or "reset" (read one byte, then reset the connection, as Fluent Bit does on a message it
+// rejects).
+func NewForwardSink(t testing.TB, network, addr, mode string, opts ...ForwardOption) *ForwardSink {
 	t.Helper()
 	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &ForwardSink{t: t, ln: ln, mode: mode}
-	s.wg.Add(1)
-	go s.accept()
-	t.Cleanup(s.Stop)
-	return s
+	return NewForwardSinkOn(t, ln, mode, opts...)
 }
 
+func (s *ForwardSink) start() {
+	s.wg.Add(1)
+	go s.accept()
+	s.t.Cleanup(s.Stop)
+}
+
+// Addr returns the address the sink listens on.
 func (s *ForwardSink) Addr() string { return s.ln.Addr().String() }
 
 func (s *ForwardSink) accept() {
@@ -92,12 +129,14 @@ func (s *ForwardSink) Stop() {
 	s.wg.Wait()
 }
 
+// Messages returns the messages decoded, in order of arrival.
 func (s *ForwardSink) Messages() []ForwardMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]ForwardMessage(nil), s.msgs...)
 }
 
+// Records returns the record of every entry decoded, in order.
 func (s *ForwardSink) Records() []map[string]any {
 	var out []map[string]any
 	for _, m := range s.Messages() {
@@ -134,6 +173,7 @@ func (s *ForwardSink) fail(err error) {
 	s.mu.Unlock()
 }
 
+// CheckErrors fails the test with every message the sink could not decode.
 func (s *ForwardSink) CheckErrors() {
 	s.t.Helper()
 	s.mu.Lock()
@@ -146,9 +186,16 @@ func (s *ForwardSink) CheckErrors() {
 func (s *ForwardSink) serve(c net.Conn) {
 	defer s.wg.Done()
 	defer c.Close()
+	if s.mode == "reset" {
+		_, _ = c.Read(make([]byte, 1))
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // the close sends a RST
+		}
+		return
+	}
 	r := msgp.NewReader(c)
 	for {
-		m, err := ReadForwardMessage(r)
+		m, err := readForwardMessage(r, s.messageMode)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
 				s.fail(err)
@@ -158,6 +205,11 @@ func (s *ForwardSink) serve(c net.Conn) {
 		s.mu.Lock()
 		s.msgs = append(s.msgs, m)
 		s.mu.Unlock()
+		if s.forward != nil {
+			for _, e := range m.Entries {
+				s.forward(m.Tag, e.Rec)
+			}
+		}
 		switch s.mode {
 		case "ack":
 			if m.Chunk != "" {
@@ -167,7 +219,7 @@ func (s *ForwardSink) serve(c net.Conn) {
 				}
 			}
 		case "wrongack":
-			ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), "nope")
+			ack := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "ack"), s.wrongAck)
 			_, _ = c.Write(ack)
 		case "close":
 			return
@@ -177,18 +229,31 @@ func (s *ForwardSink) serve(c net.Conn) {
 
 // ReadForwardMessage reads one PackedForward message strictly: [tag, bin, options].
 func ReadForwardMessage(r *msgp.Reader) (ForwardMessage, error) {
+	return readForwardMessage(r, false)
+}
+
+// readForwardMessage is ReadForwardMessage reading, with messageMode, Message-mode messages
+// too.
+func readForwardMessage(r *msgp.Reader, messageMode bool) (ForwardMessage, error) {
 	m := ForwardMessage{Size: -1, Mode: "packed"}
 	n, err := r.ReadArrayHeader()
 	if err != nil {
 		return m, err
 	}
-	if n != 3 {
+	if n != 3 && !messageMode {
 		return m, fmt.Errorf("message of %d elements, want 3", n)
 	}
 	if m.Tag, err = r.ReadString(); err != nil {
 		return m, fmt.Errorf("tag: %w", err)
 	}
-	if typ, _ := r.NextType(); typ != msgp.BinType {
+	typ, _ := r.NextType()
+	if messageMode && typ != msgp.BinType {
+		return readMessageMode(r, m, n)
+	}
+	if n != 3 {
+		return m, fmt.Errorf("message of %d elements, want 3", n)
+	}
+	if typ != msgp.BinType {
 		return m, fmt.Errorf("entries of type %v, want bin (PackedForward)", typ)
 	}
 	bin, err := r.ReadBytes(nil)
@@ -257,12 +322,79 @@ func ReadForwardMessage(r *msgp.Reader) (ForwardMessage, error) {
 	return m, nil
 }
 
+// readMessageMode reads the rest of a Message-mode message, [tag, time, record, option?], of n
+// elements whose tag was read: the time an EventTime or an integer, the only option chunk.
+func readMessageMode(r *msgp.Reader, m ForwardMessage, n uint32) (ForwardMessage, error) {
+	m.Mode = "message"
+	if n != 3 && n != 4 {
+		return m, fmt.Errorf("message-mode message of %d elements, want 3 or 4", n)
+	}
+	m.Raw = []any{m.Tag}
+	var e ForwardEntry
+	for i := uint32(1); i < n; i++ {
+		var raw msgp.Raw
+		if err := raw.DecodeMsg(r); err != nil {
+			return m, fmt.Errorf("element %d: %w", i, err)
+		}
+		var v any
+		var err error
+		if i == 1 {
+			v, _, err = msgp.ReadIntfBytes(raw)
+		} else {
+			v, _, err = DecodeMsgpack(raw)
+		}
+		if err != nil {
+			return m, fmt.Errorf("element %d: %w", i, err)
+		}
+		m.Raw = append(m.Raw, v)
+		switch i {
+		case 1:
+			switch t := v.(type) {
+			case *msgp.RawExtension:
+				if t.Type != 0 || len(t.Data) != 8 {
+					return m, fmt.Errorf("time: extension type %d of %d bytes, want an EventTime (type 0, 8 bytes)", t.Type, len(t.Data))
+				}
+				e.Sec, e.Nsec = binary.BigEndian.Uint32(t.Data), binary.BigEndian.Uint32(t.Data[4:])
+			case int64, uint64:
+				if AsInt(t) < 0 || AsInt(t) > 1<<32-1 {
+					return m, fmt.Errorf("time %v out of range", t)
+				}
+				e.Sec = uint32(AsInt(t))
+			default:
+				return m, fmt.Errorf("time of type %T, want an EventTime or an integer", v)
+			}
+		case 2:
+			rec, ok := v.(map[string]any)
+			if !ok {
+				return m, fmt.Errorf("record of type %T", v)
+			}
+			e.Rec = rec
+		case 3:
+			opts, ok := v.(map[string]any)
+			if !ok {
+				return m, fmt.Errorf("option of type %T", v)
+			}
+			for k, o := range opts {
+				if k != "chunk" {
+					return m, fmt.Errorf("unknown option %q", k)
+				}
+				if m.Chunk, ok = o.(string); !ok || m.Chunk == "" {
+					return m, fmt.Errorf("chunk %#v, want a non-empty string", o)
+				}
+			}
+		}
+	}
+	m.Entries = []ForwardEntry{e}
+	return m, nil
+}
+
 // NewForwardSinkOn is NewForwardSink serving connections from ln (a TLS listener, say) instead of its own.
-func NewForwardSinkOn(t testing.TB, ln net.Listener, mode string) *ForwardSink {
-	s := &ForwardSink{t: t, ln: ln, mode: mode}
-	s.wg.Add(1)
-	go s.accept()
-	t.Cleanup(s.Stop)
+func NewForwardSinkOn(t testing.TB, ln net.Listener, mode string, opts ...ForwardOption) *ForwardSink {
+	s := &ForwardSink{t: t, ln: ln, mode: mode, wrongAck: "nope"}
+	for _, o := range opts {
+		o(s)
+	}
+	s.start()
 	return s
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,8 +23,13 @@ import (
 // _msg_field/_time_field/_stream_fields parameters, the tenancy headers, the auth; every line
 // one JSON object with event_time, under the line limit. It keeps what it accepted.
 //
-// The Want fields are the expectations, set before the first request. SetFault answers
-// requests instead (to play an outage, a slow server, a 400).
+// It also serves GET /health and /select/logsql/query (field:"value" filters only) over the
+// records kept, stored as VictoriaLogs stores them (_msg, _stream), for tests of a program
+// that checks a VictoriaLogs end to end (vlog-verify). Any other path fails the test.
+//
+// The Want fields are the expectations, the Status fields and HideRows the answers, all set
+// before the first request. SetFault answers requests instead (to play an outage, a slow
+// server, a 400).
 type VictoriaLogs struct {
 	// URL is the server's base URL, http://127.0.0.1:port.
 	URL string
@@ -38,6 +45,16 @@ type VictoriaLogs struct {
 	// MaxLine is the largest line accepted, newline included. Default 256 KiB.
 	MaxLine int
 
+	// HealthStatus, non-zero, is the status /health answers instead of 200 OK (an unhealthy
+	// VictoriaLogs).
+	HealthStatus int
+	// InsertStatus, non-zero, is the status inserts are answered with once checked, their
+	// lines not kept (a VictoriaLogs that refuses them).
+	InsertStatus int
+	// HideRows makes queries find nothing (a VictoriaLogs that answered 200 but skipped the
+	// lines).
+	HideRows bool
+
 	t        testing.TB
 	srv      *httptest.Server
 	fault    atomic.Pointer[func(n int64, w http.ResponseWriter, r *http.Request) int]
@@ -49,6 +66,14 @@ type VictoriaLogs struct {
 	lines []map[string]any
 	raw   [][]byte
 	reqs  []Request
+	rows  []storedRow
+}
+
+// storedRow is a record kept with the ingestion parameters it came with: the row as
+// VictoriaLogs stores it is made when a query reads it (see row), not for every insert.
+type storedRow struct {
+	rec                    map[string]any
+	msgField, streamFields string
 }
 
 // Request is what VictoriaLogs keeps of an accepted request.
@@ -82,7 +107,8 @@ func (f *VictoriaLogs) SetFault(fn func(n int64, w http.ResponseWriter, r *http.
 	f.fault.Store(&fn)
 }
 
-// ServeHTTP serves /insert/jsonline (a test may mount it on a server of its own, a TLS one).
+// ServeHTTP serves /insert/jsonline, /health and /select/logsql/query (a test may mount it on
+// a server of its own, a TLS one).
 func (f *VictoriaLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := f.requests.Add(1)
 	in := f.inFlight.Add(1)
@@ -95,6 +121,14 @@ func (f *VictoriaLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(format string, args ...any) {
 		f.t.Errorf("fake VictoriaLogs: "+format, args...)
 		http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
+	}
+	switch r.URL.Path {
+	case "/health":
+		f.serveHealth(w, r, fail)
+		return
+	case "/select/logsql/query":
+		f.serveQuery(w, r, fail)
+		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/insert/jsonline" {
 		fail("want POST /insert/jsonline, got %s %s", r.Method, r.URL.Path)
@@ -162,10 +196,129 @@ func (f *VictoriaLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		got = append(got, m)
 	}
+	if f.InsertStatus != 0 {
+		http.Error(w, "cannot parse the request", f.InsertStatus)
+		return
+	}
+	msgField, streamFields := q.Get("_msg_field"), q.Get("_stream_fields")
 	f.mu.Lock()
 	f.lines = append(f.lines, got...)
 	f.raw = append(f.raw, data)
 	f.reqs = append(f.reqs, Request{URL: r.URL, Header: r.Header.Clone()})
+	for _, m := range got {
+		f.rows = append(f.rows, storedRow{m, msgField, streamFields})
+	}
+	f.mu.Unlock()
+}
+
+// serveHealth answers GET /health as VictoriaLogs does: 200 "OK", or HealthStatus.
+func (f *VictoriaLogs) serveHealth(w http.ResponseWriter, r *http.Request, fail func(string, ...any)) {
+	if r.Method != http.MethodGet {
+		fail("want GET /health, got %s", r.Method)
+		return
+	}
+	if f.HealthStatus != 0 {
+		http.Error(w, "unhealthy", f.HealthStatus)
+		return
+	}
+	_, _ = io.WriteString(w, "OK")
+}
+
+// queryFilter is a LogsQL term the fake evaluates: field:"value", an exact match; _time:... is
+// accepted and ignored (every row kept is recent).
+var (
+	queryFilter = regexp.MustCompile(`([A-Za-z0-9_.]+):("(?:[^"\\]|\\.)*")`)
+	queryTime   = regexp.MustCompile(`(^|\s)_time:\S+`)
+)
+
+// serveQuery answers /select/logsql/query: the rows kept that match every field:"value" filter
+// of the query, as JSON lines, at most limit of them.
+func (f *VictoriaLogs) serveQuery(w http.ResponseWriter, r *http.Request, fail func(string, ...any)) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		fail("want GET or POST /select/logsql/query, got %s", r.Method)
+		return
+	}
+	query := r.FormValue("query")
+	want := map[string]string{}
+	for _, m := range queryFilter.FindAllStringSubmatch(query, -1) {
+		v, err := strconv.Unquote(m[2])
+		if err != nil {
+			fail("query %q: %v", query, err)
+			return
+		}
+		want[m[1]] = v
+	}
+	if rest := strings.TrimSpace(queryTime.ReplaceAllString(queryFilter.ReplaceAllString(query, " "), " ")); rest != "" || len(want) == 0 {
+		fail("query %q: the fake evaluates field:\"value\" filters (and ignores _time:), not %q", query, rest)
+		return
+	}
+	limit := -1
+	if s := r.FormValue("limit"); s != "" {
+		var err error
+		if limit, err = strconv.Atoi(s); err != nil {
+			fail("limit %q", s)
+			return
+		}
+	}
+	if f.HideRows {
+		return
+	}
+	f.mu.Lock()
+	rows := append([]storedRow(nil), f.rows...)
+	f.mu.Unlock()
+	for _, sr := range rows {
+		if limit == 0 {
+			break
+		}
+		row := sr.row()
+		match := true
+		for k, v := range want {
+			got, ok := row[k]
+			match = match && ok && fmt.Sprint(got) == v
+		}
+		if !match {
+			continue
+		}
+		b, err := json.Marshal(row)
+		if err != nil {
+			fail("row %v: %v", row, err)
+			return
+		}
+		_, _ = w.Write(append(b, '\n'))
+		limit--
+	}
+}
+
+// row returns the record as VictoriaLogs stores it: _msg from the first non-empty of the
+// _msg_field fields (which it replaces), _stream from the _stream_fields with a string value.
+func (sr storedRow) row() map[string]any {
+	row := make(map[string]any, len(sr.rec)+2)
+	for k, v := range sr.rec {
+		row[k] = v
+	}
+	for _, k := range strings.Split(sr.msgField, ",") {
+		if v, ok := sr.rec[k]; ok && v != "" {
+			row["_msg"] = v
+			delete(row, k)
+			break
+		}
+	}
+	var stream []string
+	for _, k := range strings.Split(sr.streamFields, ",") {
+		if v, ok := sr.rec[k].(string); ok && v != "" {
+			stream = append(stream, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	row["_stream"] = "{" + strings.Join(stream, ",") + "}"
+	return row
+}
+
+// Store keeps rec for the queries as if it had been ingested with these _msg_field and
+// _stream_fields, without a request: for a stand-in that delivers on its own, such as a fake
+// router forwarding what it received. Lines, Count and Requests do not include it.
+func (f *VictoriaLogs) Store(rec map[string]any, msgField, streamFields string) {
+	f.mu.Lock()
+	f.rows = append(f.rows, storedRow{rec, msgField, streamFields})
 	f.mu.Unlock()
 }
 
