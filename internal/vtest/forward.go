@@ -19,7 +19,7 @@ import (
 // ForwardMessage is one forward message as the test server decoded it.
 type ForwardMessage struct {
 	Tag        string
-	Mode       string // "packed" (the only mode the transport sends) or, WithMessageMode, "message"
+	Mode       string // "packed" (the only mode the transport sends) or, with WithMessageMode, "message"
 	Size       int    // the size option, -1 if absent
 	Chunk      string
 	Compressed string

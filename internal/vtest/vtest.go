@@ -1,6 +1,6 @@
 // Package vtest holds what the tests of the library's packages share, written once: the
 // allocation check, the goroutine leak check, a strict JSON record decoder, one fake
-// VictoriaLogs (FakeVictoriaLogs) and one forward-protocol sink (ForwardSink). It is imported
+// VictoriaLogs (VictoriaLogs) and one forward-protocol sink (ForwardSink). It is imported
 // by tests only.
 package vtest
 
