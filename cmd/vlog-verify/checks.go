@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.vlog.dev/handlers/schema"
+
 	"go.vlog.dev/vlog"
 )
 
@@ -214,10 +216,10 @@ func (v *verifier) checkECS() {
 // testRecord returns the schema fields of a test record.
 func (v *verifier) testRecord(path string) []field {
 	rec := []field{
-		{"event_time", time.Now().UTC().Format(time.RFC3339Nano)},
-		{"level", "info"},
-		{"msg", testMessage},
-		{"service", v.service()},
+		{schema.EventTime, time.Now().UTC().Format(time.RFC3339Nano)},
+		{schema.Level, "info"},
+		{schema.Message, testMessage},
+		{schema.Service, v.service()},
 		{"env", strings.TrimSpace(v.env["ENV"])},
 		{"version", strings.TrimSpace(v.env["VERSION"])},
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"go.vlog.dev/handlers/schema"
 )
 
 // dockerSplit is the line length at which Docker splits a container's output into partial
@@ -16,7 +18,7 @@ import (
 const dockerSplit = 16 << 10
 
 // schemaFields are the fields every vlog record has.
-var schemaFields = []string{"event_time", "level", "msg", "service", "env", "version"}
+var schemaFields = []string{schema.EventTime, schema.Level, schema.Message, schema.Service, schema.Env, schema.Version}
 
 var (
 	// A "docker logs -t" timestamp before the line.

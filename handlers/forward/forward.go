@@ -622,9 +622,9 @@ func (t *Transport) chunkID(part int) string {
 func (t *Transport) appendOversize(dst []byte, et eventTime, size int) []byte {
 	dst = appendEventTime(append(dst, 0x92), et)
 	dst = append(dst, 0x83)
-	dst = appendMsgpackString(dst, "level")
+	dst = appendMsgpackString(dst, schema.Level)
 	dst = appendMsgpackString(dst, "error")
-	dst = appendMsgpackString(dst, "msg")
+	dst = appendMsgpackString(dst, schema.Message)
 	dst = appendMsgpackString(dst, "vlog: record dropped by the forward transport: "+strconv.Itoa(size)+
 		" bytes, more than one forward message may carry")
 	dst = appendMsgpackString(dst, "vlog_dropped_oversize")

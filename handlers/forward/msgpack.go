@@ -10,6 +10,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"go.vlog.dev/handlers/schema"
+
 	"go.vlog.dev/internal/jsonstr"
 )
 
@@ -174,7 +176,7 @@ func (t *jsonTranscoder) object(out, in []byte, pos, depth int) ([]byte, int, bo
 		pos++
 
 		// The value.
-		if pos-start == len(`event_time":`) && depth == 0 && string(in[start:pos-2]) == "event_time" {
+		if pos-start == len(schema.EventTime)+2 && depth == 0 && string(in[start:pos-2]) == schema.EventTime {
 			// The key "event_time", unescaped, at the top level: its value is the record's
 			// time (if it is a string, parseEventTime tells).
 			at = len(out)

@@ -377,7 +377,7 @@ func newEndpoint(raw string, o *Options) (*vlEndpoint, error) {
 	if err != nil {
 		return nil, bad(shown, "query: "+err.Error())
 	}
-	for _, p := range [...]struct{ name, want string }{{"_msg_field", "msg"}, {"_time_field", "event_time"}} {
+	for _, p := range [...]struct{ name, want string }{{"_msg_field", schema.Message}, {"_time_field", schema.EventTime}} {
 		if v, ok := q[p.name]; ok && (len(v) != 1 || v[0] != p.want) {
 			return nil, bad(shown, fmt.Sprintf("%s must be %s, the vlog schema's field (or absent)", p.name, p.want))
 		}
