@@ -52,8 +52,3 @@ func Reserved(key string) bool {
 	}
 	return false
 }
-
-// ECSKeys returns the ECS keys in wire order. The slice is a new copy.
-func ECSKeys() []string {
-	return []string{ECSCluster, ECSTaskARN, ECSTaskDefinition, Container, AvailabilityZone, LaunchType}
-}

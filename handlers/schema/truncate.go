@@ -17,12 +17,12 @@ import (
 // output to VictoriaLogs sends lines as they come). max should be at least 1 KiB. rec itself
 // is not modified.
 func Truncate(dst, rec []byte, max int, keep ...string) []byte {
-	return truncateLine(dst, rec, max, func(k string) bool { return HoldsField(keep, k) })
+	return truncateLine(dst, rec, max, func(k string) bool { return holdsField(keep, k) })
 }
 
-// HoldsField reports whether the top-level key is one of fields or an object holding one
+// holdsField reports whether the top-level key is one of fields or an object holding one
 // (fields are dotted paths, as VictoriaLogs flattens objects).
-func HoldsField(fields []string, key string) bool {
+func holdsField(fields []string, key string) bool {
 	for _, f := range fields {
 		if f == key || strings.HasPrefix(f, key) && len(f) > len(key) && f[len(key)] == '.' {
 			return true
