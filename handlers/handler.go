@@ -58,6 +58,12 @@ type Options struct {
 	// Redactor masks secrets in the message, in every attribute (pre-bound ones too) and in
 	// error messages. Default nil: nothing is masked.
 	Redactor Redactor
+
+	// TraceContext, if set, reads the trace and span ids of a record's context when the
+	// context has none of vlog's own (vlog.WithTraceID, vlog.Middleware): an OpenTelemetry
+	// span's, for instance (see docs/slog-multi.md for the recipe). It is called on the logging
+	// goroutine for every such record; "" means absent. Default nil.
+	TraceContext func(ctx context.Context) (traceID, spanID string)
 }
 
 // JSONHandler is a slog.Handler that writes each record as one line of JSON in the vlog schema:
@@ -101,6 +107,7 @@ type common struct {
 	level     slog.Leveler
 	addSource bool
 	redactor  Redactor
+	traceCtx  func(context.Context) (string, string)
 	// head is `,"service":...,"env":...,"version":...`.
 	head []byte
 	// meta is the encoded Metadata, each with its leading comma.
@@ -116,7 +123,7 @@ func NewJSONHandler(w io.Writer, opts *Options) *JSONHandler {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &common{level: opts.Level, addSource: opts.AddSource, redactor: opts.Redactor}
+	c := &common{level: opts.Level, addSource: opts.AddSource, redactor: opts.Redactor, traceCtx: opts.TraceContext}
 	if c.level == nil {
 		c.level = slog.LevelInfo
 	}
@@ -220,6 +227,9 @@ func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Recor
 		// Correlation ids are identifiers, not free text: they are not passed to the
 		// redactor (the middleware only accepts sane request ids and hex trace ids).
 		ids := ctxids.From(ctx)
+		if ids.TraceID == "" && h.c.traceCtx != nil {
+			ids.TraceID, ids.SpanID = h.c.traceCtx(ctx)
+		}
 		if ids.RequestID != "" {
 			e.buf = append(e.buf, `,"`+schema.RequestID+`":`...)
 			e.buf = appendString(e.buf, ids.RequestID)

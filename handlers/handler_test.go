@@ -440,3 +440,27 @@ func TestSharedGroupsDoNotExplode(t *testing.T) {
 	require.Contains(t, string(line), `"!LIMIT":"more than 65536 attributes"`)
 	require.Equal(t, 1, strings.Count(string(line), "!LIMIT"))
 }
+
+// TestTraceContext: the hook gives the trace ids of a context without vlog's own; vlog's own
+// win when present.
+func TestTraceContext(t *testing.T) {
+	type otelKey struct{}
+	h, c := newTestHandler(&Options{Service: "svc", TraceContext: func(ctx context.Context) (string, string) {
+		if v, ok := ctx.Value(otelKey{}).(string); ok {
+			return v, "00f067aa0ba902b7"
+		}
+		return "", ""
+	}})
+	l := slog.New(h)
+	l.InfoContext(context.WithValue(context.Background(), otelKey{}, "4bf92f3577b34da6a3ce929d0e0e4736"), "m")
+	m := c.lastMap(t)
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", m["trace_id"])
+	require.Equal(t, "00f067aa0ba902b7", m["span_id"])
+	l.InfoContext(context.Background(), "m")
+	require.NotContains(t, c.lastMap(t), "trace_id")
+	own := ctxids.With(context.WithValue(context.Background(), otelKey{}, "x"), ctxids.IDs{TraceID: "own"})
+	l.InfoContext(own, "m")
+	m = c.lastMap(t)
+	require.Equal(t, "own", m["trace_id"])
+	require.NotContains(t, m, "span_id")
+}

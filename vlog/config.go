@@ -1,6 +1,7 @@
 package vlog
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -115,6 +116,11 @@ type Options struct {
 	// Environ is the environment to read, in the form os.Environ returns. Default
 	// os.Environ(). Tests pass their own so they need not touch the process environment.
 	Environ []string
+
+	// TraceContext, if set, gives the trace and span ids of a context that carries none of
+	// vlog's own (WithTraceID, Middleware): an OpenTelemetry span's, without vlog importing
+	// OpenTelemetry (docs/slog-multi.md has the recipe). See handlers.Options.TraceContext.
+	TraceContext func(ctx context.Context) (traceID, spanID string)
 }
 
 // Bool returns a pointer to v, for the *bool fields of Options (new(v) from Go 1.26 on).

@@ -60,6 +60,7 @@ var codeOnly = map[string]string{
 	"Writer":                  "an io.Writer",
 	"Fields":                  "slog attributes",
 	"Environ":                 "the environment itself",
+	"TraceContext":            "a function",
 	"Forward.Network":         "set with the address (FLUENT_HOST=unix:///path)",
 	"Forward.TLS":             "a *tls.Config",
 	"Forward.Dial":            "a function",

@@ -67,6 +67,8 @@ func (c *config) handlerOptions() *handlers.Options {
 		Env:       c.env,
 		Version:   c.version,
 		Metadata:  append(c.ecs.meta.attrs(), c.opts.Fields...),
+
+		TraceContext: c.opts.TraceContext,
 	}
 }
 
