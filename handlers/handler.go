@@ -59,6 +59,13 @@ type Options struct {
 	// error messages. Default nil: nothing is masked.
 	Redactor Redactor
 
+	// FlushLevel makes a record at or above it leave at once: after writing it, the handler
+	// asks the writer to send what it holds back (when the writer is a Sender, such as
+	// output.Buffered), without waiting for the batch age, so the records just before a crash
+	// are the ones most likely to have left the process. It does not wait for the send.
+	// Default nil: never.
+	FlushLevel slog.Leveler
+
 	// TraceContext, if set, reads the trace and span ids of a record's context when the
 	// context has none of vlog's own (vlog.WithTraceID, vlog.Middleware): an OpenTelemetry
 	// span's, for instance (see docs/slog-multi.md for the recipe). It is called on the logging
@@ -108,6 +115,10 @@ type common struct {
 	addSource bool
 	redactor  Redactor
 	traceCtx  func(context.Context) (string, string)
+	// sender is the writer's Sender, asked to send at once after a record at or above
+	// flushLevel; nil when there is none or no FlushLevel.
+	sender     Sender
+	flushLevel slog.Leveler
 	// head is `,"service":...,"env":...,"version":...`.
 	head []byte
 	// meta is the encoded Metadata, each with its leading comma.
@@ -126,6 +137,9 @@ func NewJSONHandler(w io.Writer, opts *Options) *JSONHandler {
 	c := &common{level: opts.Level, addSource: opts.AddSource, redactor: opts.Redactor, traceCtx: opts.TraceContext}
 	if c.level == nil {
 		c.level = slog.LevelInfo
+	}
+	if s, ok := w.(Sender); ok && opts.FlushLevel != nil {
+		c.sender, c.flushLevel = s, opts.FlushLevel
 	}
 	e := encoder{c: c}
 	e.buf = append(e.buf, `,"`+schema.Service+`":`...)
@@ -197,7 +211,16 @@ func (h *JSONHandler) Handle(ctx context.Context, r slog.Record) error {
 	_, err := h.w.Write(buf)
 	*bp = buf
 	putBuffer(bp)
+	if h.c.sender != nil && r.Level >= h.c.flushLevel.Level() {
+		h.c.sender.SendNow()
+	}
 	return err
+}
+
+// Sender is a writer that holds records back (output.Buffered, output.Multi) and can be told
+// to send them at once; see Options.FlushLevel.
+type Sender interface {
+	SendNow()
 }
 
 // EncodeNotice appends a record of the library's own (time now, no context) to dst, in the same

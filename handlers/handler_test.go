@@ -464,3 +464,29 @@ func TestTraceContext(t *testing.T) {
 	require.Equal(t, "own", m["trace_id"])
 	require.NotContains(t, m, "span_id")
 }
+
+// sendCounter is a writer that counts SendNow calls.
+type sendCounter struct {
+	capture
+	sends int
+}
+
+func (s *sendCounter) SendNow() { s.sends++ }
+
+// TestFlushLevel: a record at or above FlushLevel asks the writer to send at once; below it,
+// or without FlushLevel, nothing is asked.
+func TestFlushLevel(t *testing.T) {
+	w := &sendCounter{}
+	l := slog.New(NewJSONHandler(w, &Options{Level: slog.LevelDebug, FlushLevel: slog.LevelError}))
+	l.Info("m")
+	l.Warn("m")
+	require.Zero(t, w.sends)
+	l.Error("m")
+	l.Log(context.Background(), slog.LevelError+4, "m")
+	require.Equal(t, 2, w.sends)
+	require.Len(t, w.lines, 4)
+
+	w2 := &sendCounter{}
+	slog.New(NewJSONHandler(w2, nil)).Error("m")
+	require.Zero(t, w2.sends, "no FlushLevel: never")
+}

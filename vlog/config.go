@@ -43,6 +43,17 @@ type Options struct {
 	// otherwise Logger.LevelVar returns a new variable set to it.
 	Level slog.Leveler
 
+	// FlushLevel: a record at or above it is sent at once, without waiting for the batch age,
+	// so the records just before a crash are the ones most likely to have left the process
+	// (VLOG_FLUSH_LEVEL). Default error.
+	FlushLevel slog.Leveler
+
+	// ExitFlushTimeout bounds how long a log.Fatal*, log.Fatalf, log.Panic* call (the
+	// standard log package, which Setup routes to the Logger) waits for its record, and
+	// those before it, to be delivered before the process exits or panics
+	// (VLOG_EXIT_FLUSH_TIMEOUT). Default 1s.
+	ExitFlushTimeout time.Duration
+
 	// AddSource adds a "caller" object (function, file, line) to every record
 	// (VLOG_ADD_SOURCE). Default false.
 	AddSource *bool
@@ -53,10 +64,10 @@ type Options struct {
 	// force one.
 	Output string
 
-	// StdoutBuffered puts the stdout output behind the buffer, so a blocked log pipe cannot
-	// stall the service: records are dropped and counted instead (VLOG_STDOUT_BUFFERED).
-	// Default false: stdout is written synchronously, which loses nothing while the pipe
-	// drains.
+	// StdoutBuffered puts the stdout output behind the buffer, so a blocked log pipe (a
+	// stalled log driver or router) cannot stall the service: records are dropped and counted
+	// instead (VLOG_STDOUT_BUFFERED). Default true. False writes each record synchronously on
+	// the logging goroutine: nothing is dropped by vlog, and a blocked pipe blocks the log call.
 	StdoutBuffered *bool
 
 	// Buffer configures the bounded buffer between the logging goroutines and the network
@@ -123,6 +134,9 @@ type Options struct {
 	TraceContext func(ctx context.Context) (traceID, spanID string)
 }
 
+// DefaultExitFlushTimeout is Options.ExitFlushTimeout's default.
+const DefaultExitFlushTimeout = time.Second
+
 // Bool returns a pointer to v, for the *bool fields of Options (new(v) from Go 1.26 on).
 func Bool(v bool) *bool { return &v }
 
@@ -164,8 +178,10 @@ type config struct {
 
 	service, env, version string
 	level                 *slog.LevelVar
+	flushLevel            slog.Leveler
+	exitFlush             time.Duration
 	addSource             bool
-	output                string
+	outputs               []string
 	writer                io.Writer
 
 	// ecs is the ECS task metadata, read at the end of resolve (ecs.go); ecs.meta.Container
@@ -213,7 +229,15 @@ func resolve(opts *Options) (*config, error) {
 		}
 	}
 	c.addSource = isTrue(o.AddSource)
-	c.output = chooseOutput(o)
+	c.flushLevel = o.FlushLevel
+	if c.flushLevel == nil {
+		c.flushLevel = slog.LevelError
+	}
+	c.exitFlush = o.ExitFlushTimeout
+	if c.exitFlush == 0 {
+		c.exitFlush = DefaultExitFlushTimeout
+	}
+	c.outputs = chooseOutputs(o)
 	if c.writer == nil {
 		c.writer = os.Stdout
 	}

@@ -25,6 +25,9 @@ func newTest(t *testing.T, opts *Options) (*Logger, *bytes.Buffer) {
 		opts = &Options{}
 	}
 	opts.Writer = &buf
+	if opts.StdoutBuffered == nil {
+		opts.StdoutBuffered = Bool(false) // the tests read the records at once
+	}
 	if opts.Environ == nil {
 		opts.Environ = []string{}
 	}
@@ -119,7 +122,11 @@ func TestInvalidEnvironment(t *testing.T) {
 	f("SERVICE=bad\x01name", "SERVICE", "bad\x01name")
 
 	_, err := New(&Options{Output: "kafka", Environ: []string{}})
-	require.EqualError(t, err, `vlog: invalid Options.Output="kafka": want auto, stdout, forward or victorialogs`)
+	require.EqualError(t, err, `vlog: invalid Options.Output="kafka": want auto, or outputs among stdout, forward, victorialogs, file (comma-separated)`)
+	_, err = New(&Options{Output: "stdout,auto", Environ: []string{}})
+	require.ErrorContains(t, err, "auto stands alone")
+	_, err = New(&Options{Environ: []string{"VLOG_OUTPUT=stdout,victorialogs,stdout"}})
+	require.ErrorContains(t, err, `invalid VLOG_OUTPUT="stdout,victorialogs,stdout": stdout listed twice`)
 
 	// The value of an unknown variable whose name suggests a secret is not shown.
 	_, err = New(&Options{Environ: []string{"VLOG_VICTORIALOGS_PASSWROD=hunter2hunter2"}, Writer: &bytes.Buffer{}})
@@ -159,7 +166,7 @@ func TestRuntimeLevelChange(t *testing.T) {
 func TestSetupInstallsDefault(t *testing.T) {
 	defer slog.SetDefault(slog.Default())
 	var buf bytes.Buffer
-	l, err := Setup(&Options{Writer: &buf, Environ: []string{"SERVICE=s"}})
+	l, err := Setup(&Options{Writer: &buf, StdoutBuffered: Bool(false), Environ: []string{"SERVICE=s"}})
 	require.NoError(t, err)
 	slog.Info("via slog")
 	require.Equal(t, "via slog", lastRecord(t, &buf)["msg"])
@@ -183,7 +190,7 @@ type brokenWriter struct{}
 func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 func TestWriteErrorsCounted(t *testing.T) {
-	l, err := New(&Options{Writer: brokenWriter{}, Environ: []string{}})
+	l, err := New(&Options{Writer: brokenWriter{}, StdoutBuffered: Bool(false), Environ: []string{}})
 	require.NoError(t, err)
 	l.Info("lost")
 	l.Info("lost")
@@ -232,7 +239,7 @@ func TestAutoOutput(t *testing.T) {
 		t.Helper()
 		c, err := resolve(&Options{Environ: append([]string{"VLOG_ECS_METADATA_TIMEOUT=0"}, env...)})
 		require.NoError(t, err)
-		require.Equal(t, want, c.output)
+		require.Equal(t, want, strings.Join(c.outputs, ","))
 	}
 	f(nil, OutputStdout)
 	f([]string{"FLUENT_HOST=127.0.0.1", "FLUENT_PORT=24224"}, OutputForward)

@@ -52,6 +52,7 @@ func ExampleLogger_MetricsHandler() {
 	defer logger.Close(context.Background())
 	logger.Info("order created")
 	logger.Info("order paid")
+	_ = logger.Flush(context.Background()) // stdout is behind the buffer: deliver what it holds
 
 	rec := httptest.NewRecorder()
 	logger.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))

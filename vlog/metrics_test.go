@@ -211,6 +211,7 @@ type fakeOutput struct{ st Stats }
 
 func (f *fakeOutput) Write(p []byte) (int, error)   { return len(p), nil }
 func (f *fakeOutput) Close(context.Context) error   { return nil }
+func (f *fakeOutput) Flush(context.Context) error   { return nil }
 func (f *fakeOutput) Stats() Stats                  { return f.st }
 func (f *fakeOutput) setState(s string) *fakeOutput { f.st.State = s; return f }
 func newFake(st Stats) *fakeOutput                  { return &fakeOutput{st: st} }
@@ -259,7 +260,7 @@ func TestMetricsExposition(t *testing.T) {
 
 func TestMetricsFromARealLogger(t *testing.T) {
 	var n int
-	l, err := New(&Options{Environ: []string{}, Writer: writerFunc(func(p []byte) (int, error) {
+	l, err := New(&Options{Environ: []string{}, StdoutBuffered: Bool(false), Writer: writerFunc(func(p []byte) (int, error) {
 		n++
 		if n == 3 {
 			return 0, errors.New("disk full")

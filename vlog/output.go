@@ -1,9 +1,11 @@
 package vlog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"go.vlog.dev/handlers"
 	"go.vlog.dev/handlers/forward"
@@ -17,53 +19,96 @@ const (
 	OutputStdout       = "stdout"
 	OutputForward      = "forward"
 	OutputVictoriaLogs = "victorialogs"
+	OutputFile         = "file"
 )
 
-// chooseOutput resolves "auto" (or unset): forward when the router has an address (FLUENT_HOST
-// and FLUENT_PORT, injected by ECS, or Forward.Address), victorialogs when VictoriaLogs has a
-// URL, stdout otherwise.
-func chooseOutput(o *Options) string {
+// chooseOutputs resolves Options.Output, a comma-separated list of outputs, or "auto" (or
+// unset): forward when the router has an address (FLUENT_HOST and FLUENT_PORT, injected by
+// ECS, or Forward.Address), victorialogs when VictoriaLogs has a URL, stdout otherwise.
+func chooseOutputs(o *Options) []string {
 	if o.Output != "" && o.Output != OutputAuto {
-		return o.Output
+		names, _ := parseList(o.Output)
+		return names
 	}
 	switch {
 	case o.Forward.Address != "":
-		return OutputForward
+		return []string{OutputForward}
 	case len(o.VictoriaLogs.URLs) > 0:
-		return OutputVictoriaLogs
+		return []string{OutputVictoriaLogs}
 	}
-	return OutputStdout
+	return []string{OutputStdout}
 }
 
-// newOutput builds the output chosen in c. notice encodes the outputs' records about
+// checkOutputs checks a VLOG_OUTPUT value: "auto", or a list of distinct outputs.
+func checkOutputs(s string) error {
+	names, _ := parseList(s)
+	if len(names) == 0 {
+		return errors.New("want auto, or outputs among stdout, forward, victorialogs, file (comma-separated)")
+	}
+	for i, n := range names {
+		switch n {
+		case OutputAuto:
+			if len(names) > 1 {
+				return errors.New("auto stands alone: list the outputs instead")
+			}
+		case OutputStdout, OutputForward, OutputVictoriaLogs, OutputFile:
+		default:
+			return errors.New("want auto, or outputs among stdout, forward, victorialogs, file (comma-separated)")
+		}
+		if slices.Contains(names[:i], n) {
+			return fmt.Errorf("%s listed twice", n)
+		}
+	}
+	return nil
+}
+
+// newOutput builds the outputs chosen in c, each with its own buffer and accounting, behind
+// one Multi that gives each of them every record. notice encodes the outputs' records about
 // themselves (drops, fallback switches).
-func newOutput(c *config, notice output.NoticeFunc) (output.Output, error) {
+func newOutput(c *config, notice output.NoticeFunc) (*output.Multi, error) {
 	hooks := output.Hooks{Notice: notice, OnError: c.opts.OnError}
-	if c.output == OutputStdout {
+	var outs []output.Output
+	for _, name := range c.outputs {
+		o, err := newOneOutput(c, name, hooks)
+		if err != nil {
+			for _, o := range outs {
+				_ = o.Close(context.Background())
+			}
+			return nil, err
+		}
+		outs = append(outs, o)
+	}
+	return output.NewMulti(outs...), nil
+}
+
+// newOneOutput builds one output: stdout behind the buffer (or synchronous with
+// StdoutBuffered false), the others behind the buffer.
+func newOneOutput(c *config, name string, hooks output.Hooks) (output.Output, error) {
+	if name == OutputStdout {
 		stdout := output.NewWriterTransport(OutputStdout, c.writer)
-		if !isTrue(c.opts.StdoutBuffered) {
+		if c.opts.StdoutBuffered != nil && !*c.opts.StdoutBuffered {
 			return output.NewDirect(stdout, hooks), nil
 		}
 		return output.NewBuffered(stdout, c.opts.Buffer, hooks), nil
 	}
-	t, err := newTransport(c, hooks)
+	t, err := newTransport(c, name, hooks)
 	if err != nil {
 		return nil, err
 	}
 	return output.NewBuffered(t, c.opts.Buffer, hooks), nil
 }
 
-// newTransport builds the network transport for c.output: the FireLens router over the
-// forward protocol (with VictoriaLogs as the fallback when VictoriaLogs has a URL too), or
-// VictoriaLogs alone.
-func newTransport(c *config, hooks output.Hooks) (output.Transport, error) {
-	switch c.output {
+// newTransport builds the transport of a network or file output: the FireLens router over the
+// forward protocol (with VictoriaLogs as its fallback when VictoriaLogs has a URL and is not an
+// output of its own), VictoriaLogs, or the file.
+func newTransport(c *config, name string, hooks output.Hooks) (output.Transport, error) {
+	switch name {
 	case OutputForward:
 		fw, err := newForwardTransport(c)
 		if err != nil {
 			return nil, err
 		}
-		if len(c.opts.VictoriaLogs.URLs) == 0 {
+		if !c.hasFallback() {
 			return fw, nil
 		}
 		vl, err := newVictoriaLogsTransport(c)
@@ -74,8 +119,16 @@ func newTransport(c *config, hooks output.Hooks) (output.Transport, error) {
 		return newFallbackTransport(c, fw, vl, hooks), nil
 	case OutputVictoriaLogs:
 		return newVictoriaLogsTransport(c)
+	case OutputFile:
+		return newFileTransport(c)
 	}
-	return nil, fmt.Errorf("vlog: unknown output %q", c.output)
+	return nil, fmt.Errorf("vlog: unknown output %q", name)
+}
+
+// hasFallback reports whether the forward output falls back to VictoriaLogs: VictoriaLogs has
+// a URL and is not an output of its own (which already gets every record).
+func (c *config) hasFallback() bool {
+	return len(c.opts.VictoriaLogs.URLs) > 0 && !slices.Contains(c.outputs, OutputVictoriaLogs)
 }
 
 // newForwardTransport builds the Fluent forward transport to the FireLens router. It does not

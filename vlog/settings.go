@@ -132,11 +132,15 @@ var settings = []setting{
 	{"VLOG_ADD_SOURCE", "AddSource", "`false`", "add `caller` to every record",
 		field(func(o *Options) **bool { return &o.AddSource }, parseBoolPtr, nil)},
 
-	{"VLOG_OUTPUT", "Output", "`auto`", "`auto` (forward if `FLUENT_HOST`+`FLUENT_PORT`, else victorialogs if `VICTORIALOGS_URL`, else stdout), `stdout`, `forward`, `victorialogs`",
-		field(func(o *Options) *string { return &o.Output }, parseLower, oneOf(OutputAuto, OutputStdout, OutputForward, OutputVictoriaLogs))},
-	{"VLOG_STDOUT_BUFFERED", "StdoutBuffered", "`false`", "put stdout behind the buffer too, so a blocked pipe cannot stall the service",
+	{"VLOG_OUTPUT", "Output", "`auto`", "`auto` (forward if `FLUENT_HOST`+`FLUENT_PORT`, else victorialogs if `VICTORIALOGS_URL`, else stdout), or a list of outputs: `stdout`, `forward`, `victorialogs`, `file` (`stdout,victorialogs`: dual-write), each with its own buffer",
+		field(func(o *Options) *string { return &o.Output }, parseLower, checkOutputs)},
+	{"VLOG_STDOUT_BUFFERED", "StdoutBuffered", "`true`", "stdout behind the buffer, so a blocked pipe cannot stall the service (drops counted); `false`: written synchronously by the log call",
 		field(func(o *Options) **bool { return &o.StdoutBuffered }, parseBoolPtr, nil)},
 
+	{"VLOG_FLUSH_LEVEL", "FlushLevel", "`error`", "a record at or above this level is sent at once, without waiting for `VLOG_BATCH_AGE`",
+		field(func(o *Options) *slog.Leveler { return &o.FlushLevel }, parseLevel, nil)},
+	{"VLOG_EXIT_FLUSH_TIMEOUT", "ExitFlushTimeout", "`1s`", "how long a `log.Fatal*` or `log.Panic*` call waits for its record (and those before it) to be delivered before the process exits",
+		field(func(o *Options) *time.Duration { return &o.ExitFlushTimeout }, parseDuration, positive[time.Duration])},
 	{"VLOG_BUFFER_SIZE", "Buffer.Size", "`8MiB`", "bound of the in-memory buffer (`KiB`/`MiB`/`GiB`/`KB`/`MB` suffixes)",
 		field(func(o *Options) *int { return &o.Buffer.Size }, parseSize, positive[int])},
 	{"VLOG_BATCH_SIZE", "Buffer.BatchSize", "`256KiB`", "a batch is sent when it reaches this size...",

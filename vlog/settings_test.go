@@ -127,6 +127,8 @@ func TestCodeWinsOverEveryVariable(t *testing.T) {
 		"VLOG_ADD_SOURCE":                 {"true", func(o *Options) { o.AddSource = Bool(false) }},
 		"VLOG_OUTPUT":                     {"victorialogs", func(o *Options) { o.Output = "stdout" }},
 		"VLOG_STDOUT_BUFFERED":            {"true", func(o *Options) { o.StdoutBuffered = Bool(false) }},
+		"VLOG_FLUSH_LEVEL":                {"warn", func(o *Options) { o.FlushLevel = slog.LevelError + 4 }},
+		"VLOG_EXIT_FLUSH_TIMEOUT":         {"5s", func(o *Options) { o.ExitFlushTimeout = time.Second }},
 		"VLOG_BUFFER_SIZE":                {"16MiB", func(o *Options) { o.Buffer.Size = 1 << 20 }},
 		"VLOG_BATCH_SIZE":                 {"1MiB", func(o *Options) { o.Buffer.BatchSize = 1 << 10 }},
 		"VLOG_BATCH_AGE":                  {"1s", func(o *Options) { o.Buffer.BatchAge = time.Millisecond }},

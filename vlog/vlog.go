@@ -2,7 +2,10 @@ package vlog
 
 import (
 	"context"
+	"log"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"go.vlog.dev/handlers"
 	"go.vlog.dev/handlers/output"
@@ -61,32 +64,37 @@ func New(opts *Options) (*Logger, error) {
 // fields, the ECS metadata and the static fields, the level and the source option.
 func (c *config) handlerOptions() *handlers.Options {
 	return &handlers.Options{
-		Level:     c.level,
-		AddSource: c.addSource,
-		Service:   c.service,
-		Env:       c.env,
-		Version:   c.version,
-		Metadata:  append(c.ecs.meta.attrs(), c.opts.Fields...),
+		Level:      c.level,
+		FlushLevel: c.flushLevel,
+		AddSource:  c.addSource,
+		Service:    c.service,
+		Env:        c.env,
+		Version:    c.version,
+		Metadata:   append(c.ecs.meta.attrs(), c.opts.Fields...),
 
 		TraceContext: c.opts.TraceContext,
 	}
 }
 
-// reportStart writes, for the network outputs, the one record that says where the records go,
-// so the chosen path is visible in the stream itself (it is always in Stats().Output; on
-// stdout the stream is its own evidence, and an extra record would only be noise).
+// reportStart writes, unless stdout is the only output, the one record that says where the
+// records go, so the chosen path is visible in the stream itself (it is always in
+// Stats().Output; on stdout alone the stream is its own evidence, and an extra record would
+// only be noise).
 func (l *Logger) reportStart() {
 	c := l.cfg
-	if c.output == OutputStdout {
+	if len(c.outputs) == 1 && c.outputs[0] == OutputStdout {
 		return
 	}
-	attrs := []slog.Attr{slog.String("output", c.output)}
-	switch c.output {
-	case OutputForward:
+	outputs := strings.Join(c.outputs, ",")
+	attrs := []slog.Attr{slog.String("output", outputs)}
+	if slices.Contains(c.outputs, OutputForward) {
 		attrs = append(attrs, slog.String("router", c.opts.Forward.Address))
-		if len(c.opts.VictoriaLogs.URLs) > 0 {
+		if c.hasFallback() {
 			attrs = append(attrs, slog.String("fallback", OutputVictoriaLogs))
 		}
+	}
+	if slices.Contains(c.outputs, OutputFile) {
+		attrs = append(attrs, slog.String("file", ""))
 	}
 	size := c.opts.Buffer.Size
 	if size <= 0 {
@@ -94,19 +102,27 @@ func (l *Logger) reportStart() {
 	}
 	attrs = append(attrs, slog.Int("buffer_bytes", size))
 	attrs = append(attrs, slog.Bool("redaction", l.redactor != nil))
-	l.LogAttrs(context.Background(), slog.LevelInfo, "vlog: logging to "+c.output, attrs...)
+	l.LogAttrs(context.Background(), slog.LevelInfo, "vlog: logging to "+outputs, attrs...)
 }
 
 // Setup is New followed by slog.SetDefault: afterwards slog's top-level functions and the
-// standard log package (at level info) write through the returned Logger.
+// standard log package (at level info) write through the returned Logger. A log.Fatal* or
+// log.Panic* call is logged at level error and waits (at most Options.ExitFlushTimeout) for
+// its record, and those before it, to be delivered before the process exits or panics.
 func Setup(opts *Options) (*Logger, error) {
 	l, err := New(opts)
 	if err != nil {
 		return nil, err
 	}
 	slog.SetDefault(l.Logger)
+	log.SetOutput(logBridge{l})
 	return l, nil
 }
+
+// Flush delivers what is buffered, by ctx's deadline, without closing the Logger: before
+// os.Exit, at the end of a short-lived job, after a record that must not be lost. It reports
+// what it could not deliver in time (those records stay buffered).
+func (l *Logger) Flush(ctx context.Context) error { return l.output.Flush(ctx) }
 
 // Close delivers what is still pending by ctx's deadline and releases the output. Call it once,
 // at shutdown; see the output's documentation for records logged afterwards.
@@ -138,5 +154,6 @@ func (l *Logger) Env() string { return l.cfg.env }
 // Version returns the service version resolved at setup.
 func (l *Logger) Version() string { return l.cfg.version }
 
-// Output returns the name of the chosen output ("stdout").
-func (l *Logger) Output() string { return l.cfg.output }
+// Output returns the names of the chosen outputs, comma-separated ("stdout",
+// "stdout,victorialogs").
+func (l *Logger) Output() string { return strings.Join(l.cfg.outputs, ",") }

@@ -134,6 +134,7 @@ type Buffered struct {
 	closing  bool
 
 	wake     chan struct{}
+	progress chan struct{} // closed (and replaced) when batches leave the queue (Flush)
 	closeReq chan struct{}
 	done     chan struct{}
 	startMu  sync.Once
@@ -169,6 +170,7 @@ func NewBuffered(t Transport, opts *BufferOptions, hooks Hooks) *Buffered {
 		clock:    hooks.clock(),
 		senders:  1,
 		wake:     make(chan struct{}, 1),
+		progress: make(chan struct{}),
 		closeReq: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -238,11 +240,7 @@ func (o *Buffered) enqueue(p []byte, internal bool) (int, error) {
 	o.mu.Unlock()
 	o.startMu.Do(o.start)
 	if signal {
-		o.signals.Add(1)
-		select {
-		case o.wake <- struct{}{}:
-		default:
-		}
+		o.signal()
 	}
 	return len(p), nil
 }
@@ -270,6 +268,7 @@ func (o *Buffered) makeRoom(n int) bool {
 		o.records -= b.Records
 		o.drop(&o.dropFull, uint64(b.Records))
 		o.recycle(b)
+		o.progressed()
 	}
 	if o.bytes+n > o.opts.Size && o.cur != nil && o.cur.Records > 0 {
 		o.bytes -= len(o.cur.Data)
@@ -537,7 +536,68 @@ func (o *Buffered) finish(b *Batch, c *atomic.Uint64) {
 	o.records -= b.Records
 	c.Add(uint64(b.Records))
 	o.recycle(b)
+	o.progressed()
 	o.mu.Unlock()
+}
+
+// progressed tells the Flush calls waiting that batches left the queue. Called with mu held.
+func (o *Buffered) progressed() {
+	close(o.progress)
+	o.progress = make(chan struct{})
+}
+
+// SendNow closes the open batch and wakes the sender, so that the records written so far
+// leave without waiting for the batch age (the handler calls it after a record at or above
+// its SendLevel: the records just before a crash are the ones that matter). It does not wait.
+func (o *Buffered) SendNow() {
+	o.mu.Lock()
+	sealed := o.cur != nil && o.cur.Records > 0 && !o.closing
+	if sealed {
+		o.seal()
+	}
+	o.mu.Unlock()
+	if sealed {
+		o.signal()
+	}
+}
+
+// signal wakes the sender, without waiting.
+func (o *Buffered) signal() {
+	o.signals.Add(1)
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Flush sends every record written before the call and waits until each is delivered or
+// dropped, or ctx is done: then it returns an error saying how many are still buffered
+// (they stay in the buffer and are sent as usual). Records written during the call are not
+// waited for. The output stays open.
+func (o *Buffered) Flush(ctx context.Context) error {
+	o.SendNow()
+	o.mu.Lock()
+	last := o.seq // every record written before the call is in a batch numbered up to last
+	o.mu.Unlock()
+	for {
+		o.mu.Lock()
+		pending := 0
+		for _, b := range o.queue {
+			if b.Seq <= last {
+				pending += b.Records
+			}
+		}
+		progress := o.progress
+		o.mu.Unlock()
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return fmt.Errorf("vlog: %s: flush: %d records not delivered in time: %w", o.t.Name(), pending, ctx.Err())
+		}
+	}
 }
 
 // abandon counts everything still buffered as dropped because of Close.
@@ -550,6 +610,7 @@ func (o *Buffered) abandon() {
 	if n > 0 {
 		o.dropClosed.Add(uint64(n))
 	}
+	o.progressed()
 }
 
 // maybeNotice writes the drop notice after a delivery, if records were dropped since the last

@@ -54,6 +54,9 @@ func (o *Direct) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Flush does nothing: every record was sent when it was written.
+func (o *Direct) Flush(context.Context) error { return nil }
+
 // Close closes the transport.
 func (o *Direct) Close(context.Context) error {
 	o.mu.Lock()

@@ -19,6 +19,10 @@ import (
 // after Close, Stats().Enqueued == Stats().Delivered + Stats().Dropped.Total().
 type Output interface {
 	io.Writer
+	// Flush delivers what was written before the call, by ctx's deadline, without closing
+	// the output (before os.Exit, at the end of a short-lived job). It reports what it could
+	// not deliver in time.
+	Flush(ctx context.Context) error
 	// Close delivers what is still pending, by ctx's deadline, and releases the output's
 	// resources. It reports what it could not deliver.
 	Close(ctx context.Context) error
@@ -52,6 +56,9 @@ type Stats struct {
 	Redacted map[string]uint64
 	// Fallback is the state of the router -> VictoriaLogs fallback; nil without one.
 	Fallback *FallbackStatus
+	// Outputs are the counters of each output of a Multi, in order (the fields above are
+	// then their totals); nil for a single output.
+	Outputs []Stats
 }
 
 // Drops counts dropped records by reason.

@@ -70,7 +70,13 @@ func (f *Transport) Send(ctx context.Context, b *output.Batch) error {
 }
 
 // SetFail sets the function that decides the result of every send (nil: deliver).
-func (f *Transport) SetFail(fn func(b *output.Batch) error) { f.fail.Store(&fn) }
+func (f *Transport) SetFail(fn func(b *output.Batch) error) {
+	if fn == nil {
+		f.fail.Store(nil)
+		return
+	}
+	f.fail.Store(&fn)
+}
 
 // Close does nothing.
 func (f *Transport) Close() error { return nil }
