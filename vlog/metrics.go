@@ -3,11 +3,13 @@ package vlog
 import (
 	"errors"
 	"expvar"
-	"go.vlog.dev/redact"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+
+	"go.vlog.dev/handlers/output"
+	"go.vlog.dev/redact"
 )
 
 // A Logger reports on itself in two forms operators already collect: a Prometheus text
@@ -15,8 +17,10 @@ import (
 // table below, read from one snapshot per request.
 //
 // To add a metric, add a row: a name in Prometheus style (vlog_..., counters end in _total), a
-// help text, the type, the name of its label if it has one sample per label value, and the
+// help text, the type, the names of its labels if it has one sample per label value, and the
 // function that reads its samples from the snapshot (adding to metricSource what it needs).
+// The vlog_records_*, vlog_retries_total, vlog_buffer_* and vlog_output_failing metrics are the
+// totals over the outputs; the vlog_output_* ones have a sample per output (label output).
 
 // metricSource is the snapshot a scrape reads.
 type metricSource struct {
@@ -29,16 +33,16 @@ func (l *Logger) metricSource() *metricSource {
 	return &metricSource{stats: l.Stats(), ecsErrors: l.cfg.ecs.errors}
 }
 
-// sample is one value of a metric; label is the value of the metric's label, "" if it has none.
+// sample is one value of a metric; labels are the values of the metric's labels, in order.
 type sample struct {
-	label string
-	value float64
+	labels []string
+	value  float64
 }
 
 type metric struct {
 	name, help, kind string
-	// label names the metric's label; "" for a metric with one unlabeled sample.
-	label   string
+	// labels name the metric's labels; none for a metric with one unlabeled sample.
+	labels  []string
 	samples func(*metricSource) []sample
 }
 
@@ -59,16 +63,10 @@ var metrics = []metric{
 	{name: "vlog_records_delivered_total", kind: counter,
 		help:    "Records written to the destination without error.",
 		samples: one(func(s *metricSource) uint64 { return s.stats.Delivered })},
-	{name: "vlog_records_dropped_total", kind: counter, label: "reason",
+	{name: "vlog_records_dropped_total", kind: counter, labels: []string{"reason"},
 		help: "Records given up, by reason: buffer_full (no room in the buffer), write_error (the destination failed the write), oversize (larger than the destination accepts), closed (after Close or past its deadline).",
 		samples: func(s *metricSource) []sample {
-			d := s.stats.Dropped
-			return []sample{
-				{"buffer_full", float64(d.BufferFull)},
-				{"write_error", float64(d.WriteError)},
-				{"oversize", float64(d.Oversize)},
-				{"closed", float64(d.Closed)},
-			}
+			return dropSamples(s.stats.Dropped)
 		}},
 	{name: "vlog_retries_total", kind: counter,
 		help:    "Attempts to deliver records again after a failure.",
@@ -87,7 +85,7 @@ var metrics = []metric{
 			}
 			return 0
 		})},
-	{name: "vlog_redactions_total", kind: counter, label: "rule",
+	{name: "vlog_redactions_total", kind: counter, labels: []string{"rule"},
 		help: "Values masked by secret redaction, by rule (every rule of redact.RuleNames is listed, 0 included; none when redaction is off).",
 		samples: func(s *metricSource) []sample {
 			if s.stats.Redacted == nil {
@@ -95,7 +93,7 @@ var metrics = []metric{
 			}
 			out := make([]sample, 0, len(redact.RuleNames()))
 			for _, rule := range redact.RuleNames() {
-				out = append(out, sample{rule, float64(s.stats.Redacted[rule])})
+				out = append(out, sample{[]string{rule}, float64(s.stats.Redacted[rule])})
 			}
 			return out
 		}},
@@ -119,9 +117,79 @@ var metrics = []metric{
 			}
 			return []sample{{value: v}}
 		}},
+	{name: "vlog_output_records_enqueued_total", kind: counter, labels: []string{"output"},
+		help:    "Records given to each output.",
+		samples: perOutput(func(s Stats) float64 { return float64(s.Enqueued) })},
+	{name: "vlog_output_records_delivered_total", kind: counter, labels: []string{"output"},
+		help:    "Records each output wrote to its destination without error.",
+		samples: perOutput(func(s Stats) float64 { return float64(s.Delivered) })},
+	{name: "vlog_output_records_dropped_total", kind: counter, labels: []string{"output", "reason"},
+		help: "Records each output gave up, by reason (as vlog_records_dropped_total).",
+		samples: func(src *metricSource) []sample {
+			var out []sample
+			for _, s := range src.outputs() {
+				for _, d := range dropSamples(s.Dropped) {
+					out = append(out, sample{append([]string{s.Output}, d.labels...), d.value})
+				}
+			}
+			return out
+		}},
+	{name: "vlog_output_retries_total", kind: counter, labels: []string{"output"},
+		help:    "Attempts of each output to deliver records again after a failure.",
+		samples: perOutput(func(s Stats) float64 { return float64(s.Retried) })},
+	{name: "vlog_output_buffer_bytes", kind: gauge, labels: []string{"output"},
+		help:    "Bytes of records waiting in each output's buffer.",
+		samples: perOutput(func(s Stats) float64 { return float64(s.BufferedBytes) })},
+	{name: "vlog_output_buffer_records", kind: gauge, labels: []string{"output"},
+		help:    "Records waiting in each output's buffer.",
+		samples: perOutput(func(s Stats) float64 { return float64(s.BufferedRecords) })},
+	{name: "vlog_output_state", kind: gauge, labels: []string{"output", "state"},
+		help: "1 for each output's state (ok, failing: its last delivery failed, closed), 0 for the others.",
+		samples: func(src *metricSource) []sample {
+			var out []sample
+			for _, s := range src.outputs() {
+				for _, st := range []string{"ok", "failing", "closed"} {
+					v := 0.0
+					if s.State == st {
+						v = 1
+					}
+					out = append(out, sample{[]string{s.Output, st}, v})
+				}
+			}
+			return out
+		}},
 	{name: "vlog_ecs_metadata_errors_total", kind: counter,
 		help:    "Failures to read the ECS task metadata at setup (the records lack the fields that could not be read).",
 		samples: one(func(s *metricSource) int { return s.ecsErrors })},
+}
+
+// outputs returns the Stats of each output (the snapshot itself for a single output).
+func (s *metricSource) outputs() []Stats {
+	if len(s.stats.Outputs) > 0 {
+		return s.stats.Outputs
+	}
+	return []Stats{s.stats}
+}
+
+// perOutput adapts a reader of one output's Stats to a metric with a sample per output.
+func perOutput(f func(Stats) float64) func(*metricSource) []sample {
+	return func(src *metricSource) []sample {
+		var out []sample
+		for _, s := range src.outputs() {
+			out = append(out, sample{[]string{s.Output}, f(s)})
+		}
+		return out
+	}
+}
+
+// dropSamples are the drops by reason (label reason).
+func dropSamples(d output.Drops) []sample {
+	return []sample{
+		{[]string{"buffer_full"}, float64(d.BufferFull)},
+		{[]string{"write_error"}, float64(d.WriteError)},
+		{[]string{"oversize"}, float64(d.Oversize)},
+		{[]string{"closed"}, float64(d.Closed)},
+	}
 }
 
 // PrometheusContentType is the content type of MetricsHandler's answers: the Prometheus text
@@ -135,7 +203,10 @@ const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 //	vlog_records_enqueued_total, vlog_records_delivered_total, vlog_records_dropped_total{reason},
 //	vlog_retries_total, vlog_buffer_bytes, vlog_buffer_records, vlog_output_failing,
 //	vlog_redactions_total{rule}, vlog_fallback_switches_total, vlog_fallback_active,
-//	vlog_ecs_metadata_errors_total
+//	vlog_output_records_enqueued_total{output}, vlog_output_records_delivered_total{output},
+//	vlog_output_records_dropped_total{output,reason}, vlog_output_retries_total{output},
+//	vlog_output_buffer_bytes{output}, vlog_output_buffer_records{output},
+//	vlog_output_state{output,state}, vlog_ecs_metadata_errors_total
 //
 // The counters start at zero when the Logger is created. Mount it on the service's mux, for
 // instance at "GET /metrics"; other methods are answered 405.
@@ -172,12 +243,19 @@ func appendExposition(b []byte, src *metricSource) []byte {
 		b = append(b, '\n')
 		for _, s := range samples {
 			b = append(b, m.name...)
-			if m.label != "" {
-				b = append(b, '{')
-				b = append(b, m.label...)
+			for i, name := range m.labels {
+				if i == 0 {
+					b = append(b, '{')
+				} else {
+					b = append(b, ',')
+				}
+				b = append(b, name...)
 				b = append(b, '=', '"')
-				b = appendEscaped(b, s.label, true)
-				b = append(b, '"', '}')
+				b = appendEscaped(b, s.labels[i], true)
+				b = append(b, '"')
+			}
+			if len(m.labels) > 0 {
+				b = append(b, '}')
 			}
 			b = append(b, ' ')
 			b = strconv.AppendFloat(b, s.value, 'f', -1, 64)
@@ -242,13 +320,23 @@ func expvarValue(src *metricSource) map[string]any {
 		if len(samples) == 0 {
 			continue
 		}
-		if m.label == "" {
+		if len(m.labels) == 0 {
 			v[key] = samples[0].value
 			continue
 		}
-		byLabel := make(map[string]float64, len(samples))
+		// One level of maps per label: {"stdout": {"buffer_full": 0, ...}, ...}.
+		byLabel := map[string]any{}
 		for _, s := range samples {
-			byLabel[s.label] = s.value
+			level := byLabel
+			for _, l := range s.labels[:len(s.labels)-1] {
+				next, _ := level[l].(map[string]any)
+				if next == nil {
+					next = map[string]any{}
+					level[l] = next
+				}
+				level = next
+			}
+			level[s.labels[len(s.labels)-1]] = s.value
 		}
 		v[key] = byLabel
 	}

@@ -240,6 +240,17 @@ func TestMetricsExposition(t *testing.T) {
 		"vlog_buffer_records":            {"": 211},
 		"vlog_output_failing":            {"": 1},
 		"vlog_ecs_metadata_errors_total": {"": 2},
+		// The same output, per output.
+		"vlog_output_records_enqueued_total":  {`output="forward"`: 1_000_000_007},
+		"vlog_output_records_delivered_total": {`output="forward"`: 999_000_000},
+		"vlog_output_records_dropped_total": {
+			`output="forward",reason="buffer_full"`: 1, `output="forward",reason="write_error"`: 2,
+			`output="forward",reason="oversize"`: 3, `output="forward",reason="closed"`: 4,
+		},
+		"vlog_output_retries_total":  {`output="forward"`: 12},
+		"vlog_output_buffer_bytes":   {`output="forward"`: 65536},
+		"vlog_output_buffer_records": {`output="forward"`: 211},
+		"vlog_output_state":          {`output="forward",state="ok"`: 0, `output="forward",state="failing"`: 1, `output="forward",state="closed"`: 0},
 	}
 	require.Len(t, fams, len(want))
 	for name, samples := range want {
@@ -291,8 +302,8 @@ func TestMetricsTable(t *testing.T) {
 		require.NotEmpty(t, m.help, m.name)
 		require.Contains(t, []string{counter, gauge}, m.kind, m.name)
 		require.Equal(t, m.kind == counter, strings.HasSuffix(m.name, "_total"), m.name)
-		if m.label != "" {
-			require.Regexp(t, labelNameRE, m.label)
+		for _, l := range m.labels {
+			require.Regexp(t, labelNameRE, l)
 		}
 		full := &metricSource{stats: Stats{Redacted: map[string]uint64{}, Fallback: &output.FallbackStatus{}}}
 		require.NotEmpty(t, m.samples(full), m.name)
@@ -372,8 +383,8 @@ func TestMetricsHandlerMethods(t *testing.T) {
 	for sc.Scan() {
 		lines++
 	}
-	require.Equal(t, 3*(len(metrics)-3)+3, lines,
-		"HELP and TYPE per family, one sample each but 4 for dropped; no redactions (the fake has no redactor), no fallback metrics (no fallback)")
+	require.Equal(t, 3*(len(metrics)-3)+3+3+2, lines,
+		"HELP and TYPE per family, one sample each but 4 for dropped (twice: total and the one output) and 3 for the output's state; no redactions (the fake has no redactor), no fallback metrics (no fallback)")
 }
 
 func TestPublishExpvar(t *testing.T) {
@@ -395,6 +406,14 @@ func TestPublishExpvar(t *testing.T) {
 		"records_enqueued_total": 5.0, "records_delivered_total": 4.0, "retries_total": 0.0,
 		"records_dropped_total": map[string]any{"buffer_full": 0.0, "write_error": 0.0, "oversize": 1.0, "closed": 0.0},
 		"buffer_bytes":          0.0, "buffer_records": 0.0, "output_failing": 0.0, "ecs_metadata_errors_total": 1.0,
+		"output_records_enqueued_total":  map[string]any{"victorialogs": 5.0},
+		"output_records_delivered_total": map[string]any{"victorialogs": 4.0},
+		"output_records_dropped_total": map[string]any{"victorialogs": map[string]any{
+			"buffer_full": 0.0, "write_error": 0.0, "oversize": 1.0, "closed": 0.0}},
+		"output_retries_total":  map[string]any{"victorialogs": 0.0},
+		"output_buffer_bytes":   map[string]any{"victorialogs": 0.0},
+		"output_buffer_records": map[string]any{"victorialogs": 0.0},
+		"output_state":          map[string]any{"victorialogs": map[string]any{"ok": 1.0, "failing": 0.0, "closed": 0.0}},
 	}, got)
 
 	// Read at each request.
