@@ -180,6 +180,14 @@ func checkApp(t *testing.T, app, router *containerDefinition, v variant, known [
 	require.Equal(t, "awsfirelens", app.LogConfiguration.LogDriver,
 		"stdout goes through FireLens, and only awsfirelens makes ECS inject FLUENT_HOST and FLUENT_PORT")
 	require.Empty(t, app.LogConfiguration.Options["Name"], "the output is in the router's configuration file, not generated")
+	// The mode is explicit (ECS's default changed to non-blocking in June 2025): blocking, so
+	// that a stalled driver stalls vlog's sender goroutine (vlog buffers stdout, and counts and
+	// reports what it drops), not Docker's buffer that drops out of vlog's sight.
+	require.Equal(t, "blocking", app.LogConfiguration.Options["mode"], "the app's log driver mode is set explicitly")
+	require.NotEmpty(t, app.LogConfiguration.Options["log-driver-buffer-limit"])
+	require.NotNil(t, router.LogConfiguration)
+	require.Equal(t, "non-blocking", router.LogConfiguration.Options["mode"], "the router's own logs must never stall the router")
+	require.NotEmpty(t, router.LogConfiguration.Options["max-buffer-size"])
 
 	// The router starts first (and is healthy when the app connects to it directly).
 	var dep string
