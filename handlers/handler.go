@@ -105,6 +105,9 @@ type JSONHandler struct {
 	// pending are the groups started by WithGroup after the last WithAttrs: they are opened in
 	// a record only if the record has attributes.
 	pending []string
+	// masked: inside a WithGroup whose name is a secret key, every attribute's value is
+	// masked (as go.vlog.dev/redact's Handler does).
+	masked bool
 }
 
 var _ slog.Handler = (*JSONHandler)(nil)
@@ -169,7 +172,7 @@ func (h *JSONHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	h2 := *h
-	e := encoder{c: h.c, buf: slices.Clone(h.pre), comma: true}
+	e := encoder{c: h.c, buf: slices.Clone(h.pre), comma: true, masked: h.masked}
 	top := h.opened == 0 && len(h.pending) == 0
 	openedHere := false
 	for _, a := range attrs {
@@ -201,6 +204,7 @@ func (h *JSONHandler) WithGroup(name string) slog.Handler {
 	}
 	h2 := *h
 	h2.pending = append(slices.Clip(h.pending), name)
+	h2.masked = h.masked || h.c.redactor != nil && h.c.redactor.IsSecretKey(name)
 	return &h2
 }
 
@@ -234,7 +238,7 @@ func (h *JSONHandler) EncodeNotice(dst []byte, level slog.Level, msg string, att
 
 // appendRecord appends the encoding of r to dst.
 func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Record) []byte {
-	e := encoder{c: h.c, buf: dst}
+	e := encoder{c: h.c, buf: dst, masked: h.masked}
 	e.buf = append(e.buf, '{')
 	if !r.Time.IsZero() {
 		e.buf = append(e.buf, `"`+schema.EventTime+`":`...)
@@ -309,6 +313,8 @@ type encoder struct {
 	comma bool
 	// attrs counts the attributes visited, against maxAttrs.
 	attrs int
+	// masked: every attribute's value is masked (inside a WithGroup with a secret name).
+	masked bool
 }
 
 // openGroups appends the openings of the named groups; top tells whether the first one is at the
@@ -419,7 +425,7 @@ func (e *encoder) attr(a slog.Attr, depth int, top bool) bool {
 		e.buf = append(e.buf, ',')
 	}
 	e.appendTopKey(a.Key, top)
-	if r := e.c.redactor; r != nil && r.IsSecretKey(a.Key) {
+	if r := e.c.redactor; r != nil && (e.masked || r.IsSecretKey(a.Key)) {
 		if k == slog.KindString {
 			e.buf = appendString(e.buf, r.MaskKeyString(v.String()))
 		} else {

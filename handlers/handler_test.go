@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"go.vlog.dev/internal/ctxids"
+	"go.vlog.dev/redact"
 )
 
 func TestSchemaOrder(t *testing.T) {
@@ -489,4 +490,25 @@ func TestFlushLevel(t *testing.T) {
 	w2 := &sendCounter{}
 	slog.New(NewJSONHandler(w2, nil)).Error("m")
 	require.Zero(t, w2.sends, "no FlushLevel: never")
+}
+
+// TestSecretGroupName: under a WithGroup whose name is a secret key, every value is masked,
+// whether it comes with the record or from WithAttrs (as redact.Handler does); the message and
+// attributes outside the group are not.
+func TestSecretGroupName(t *testing.T) {
+	red, err := redact.New(nil)
+	require.NoError(t, err)
+	h, c := newTestHandler(&Options{Service: "svc", Redactor: red})
+	l := slog.New(h).With("plain", "p")
+	g := l.WithGroup("credentials")
+	g.Info("a", "user", "u1")
+	m := c.lastMap(t)
+	require.Equal(t, map[string]any{"user": "[REDACTED]"}, m["credentials"])
+	require.Equal(t, "p", m["plain"])
+	g.With("user", "u2").Info("b", slog.Group("inner", "k", 1))
+	m = c.lastMap(t)
+	require.Equal(t, map[string]any{"user": "[REDACTED]", "inner": "[REDACTED]"}, m["credentials"])
+	require.Equal(t, "b", m["msg"])
+	l.WithGroup("request").Info("c", "user", "u3")
+	require.Equal(t, map[string]any{"user": "u3"}, c.lastMap(t)["request"], "a plain group name masks nothing")
 }

@@ -24,16 +24,23 @@ func NewMulti(outs ...Output) *Multi { return &Multi{outs: outs} }
 // Outputs returns the outputs, in order.
 func (m *Multi) Outputs() []Output { return m.outs }
 
-// Write gives p to every output. It returns the first output's error, if any (the others still
-// got the record).
+// Write gives p to every output. It returns an error (the first output's) only when no output
+// took the record: a handler composed for failover (slog-multi's Failover) then hands the
+// record on, and does not when one output has it (which would duplicate it there).
 func (m *Multi) Write(p []byte) (int, error) {
 	var first error
+	took := false
 	for _, o := range m.outs {
-		if _, err := o.Write(p); err != nil && first == nil {
+		if _, err := o.Write(p); err == nil {
+			took = true
+		} else if first == nil {
 			first = err
 		}
 	}
-	return len(p), first
+	if took {
+		return len(p), nil
+	}
+	return 0, first
 }
 
 // SendNow asks every output that holds records back to send them at once (see Buffered.SendNow).
