@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"go.vlog.dev/handlers/file"
 	"go.vlog.dev/handlers/forward"
 	"go.vlog.dev/handlers/output"
 	"go.vlog.dev/handlers/victorialogs"
@@ -85,6 +86,10 @@ type Options struct {
 	// TLSConfig and HTTPClient fields exist in code only.
 	VictoriaLogs *victorialogs.Options
 
+	// File configures the file output, for a sidecar agent that tails the file on a shared
+	// volume (VLOG_FILE_PATH, VLOG_FILE_MAX_SIZE, VLOG_FILE_MAX_FILES; see file.Options).
+	File *file.Options
+
 	// Fallback configures the switch from the router to VictoriaLogs while the router is
 	// down, used when both are configured (VLOG_FALLBACK_*). Its LastResort, set in code,
 	// wins over FallbackStdout.
@@ -151,6 +156,7 @@ func (o *Options) withSections() *Options {
 	c.Forward = copyOrNew(c.Forward)
 	c.VictoriaLogs = copyOrNew(c.VictoriaLogs)
 	c.Fallback = copyOrNew(c.Fallback)
+	c.File = copyOrNew(c.File)
 	c.Redact = copyOrNew(c.Redact)
 	return &c
 }

@@ -208,6 +208,13 @@ var settings = []setting{
 	{"VLOG_VICTORIALOGS_GZIP_LEVEL", "VictoriaLogs.GzipLevel", "`1`", "a compress/gzip level: 1 to 9, -1 (gzip's default level, 6) or -2 (Huffman only); 0 (no compression) is refused: use `VLOG_VICTORIALOGS_COMPRESS=none`",
 		field(func(o *Options) *int { return &o.VictoriaLogs.GzipLevel }, parseInt, victorialogs.CheckGzipLevel)},
 
+	{"VLOG_FILE_PATH", "File.Path", "", "the file output's file, on a volume shared with the sidecar agent; its directory must exist and be writable",
+		field(func(o *Options) *string { return &o.File.Path }, parseText, nil)},
+	{"VLOG_FILE_MAX_SIZE", "File.MaxSize", "`64MiB`", "the file is rotated (renamed, and a new one opened) before it grows past this size",
+		field(func(o *Options) *int { return &o.File.MaxSize }, parseSize, positive[int])},
+	{"VLOG_FILE_MAX_FILES", "File.MaxFiles", "`5`", "rotated files kept besides the live one; older ones are removed",
+		field(func(o *Options) *int { return &o.File.MaxFiles }, parseInt, positive[int])},
+
 	{"VLOG_FALLBACK_AFTER", "Fallback.After", "`2s`", "how long the router must fail before batches go to VictoriaLogs (`0`: at the first failure; in code a negative value)",
 		field(func(o *Options) *time.Duration { return &o.Fallback.After }, parseDurationZeroMeansNow, nil)},
 	{"VLOG_FALLBACK_PROBE_INTERVAL", "Fallback.ProbeInterval", "`5s`", "how often the router is tried again while on VictoriaLogs",

@@ -94,7 +94,7 @@ func (l *Logger) reportStart() {
 		}
 	}
 	if slices.Contains(c.outputs, OutputFile) {
-		attrs = append(attrs, slog.String("file", ""))
+		attrs = append(attrs, slog.String("file", c.opts.File.Path))
 	}
 	size := c.opts.Buffer.Size
 	if size <= 0 {
