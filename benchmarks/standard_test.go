@@ -146,6 +146,9 @@ func newVlogNew(w io.Writer) *lib {
 		Output:  "stdout",
 		Writer:  w,
 		Environ: []string{},
+		// Synchronous stdout (an output.Direct), as this row has always measured: the handler
+		// behind vlog's output layer, without the buffer (BenchmarkOutputs has the buffer).
+		StdoutBuffered: vlog.Bool(false),
 	})
 	if err != nil {
 		panic(err) // the options above are valid; TestEquivalentOutput would report this first
