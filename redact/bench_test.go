@@ -13,6 +13,8 @@ var benchStrings = []string{
 	"user 42 logged in from 10.0.0.1",
 	"GET /api/v1/orders?page=2&limit=50 200 13.2ms",
 	"order ord_12345678901234 shipped at 2024-05-01T12:34:56Z to warehouse eu-west-1",
+	"GET /search?q=hello%20world&sort=asc&next=%2Forders%3Fpage%3D2 200",
+	`{\"user\":\"bob\",\"path\":\"\/var\/lib\/orders\",\"n\":3}`,
 }
 
 var (
@@ -22,7 +24,7 @@ var (
 
 func BenchmarkString(b *testing.B) {
 	r := mustNew(b, nil)
-	for i, name := range []string{"short", "request", "order"} {
+	for i, name := range []string{"short", "request", "order", "encoded", "json-escaped"} {
 		s := benchStrings[i]
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -37,10 +39,13 @@ func BenchmarkString(b *testing.B) {
 func BenchmarkStringSecret(b *testing.B) {
 	r := mustNew(b, nil)
 	for name, s := range map[string]string{
-		"kv":   "connecting with password=hunter2 to db.internal",
-		"url":  "dial postgres://app:s3cr3t@db.internal:5432/orders failed",
-		"jwt":  "Authorization: Bearer " + jwt,
-		"card": "paid with 4111 1111 1111 1111 at store 42",
+		"kv":             "connecting with password=hunter2 to db.internal",
+		"url":            "dial postgres://app:s3cr3t@db.internal:5432/orders failed",
+		"jwt":            "Authorization: Bearer " + jwt,
+		"card":           "paid with 4111 1111 1111 1111 at store 42",
+		"openai":         "calling with sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAB7CD0EF3GH6IJ9KL2MN5OP8QR1ST4UV7WX0YZ3ab6cd9ef",
+		"webhook":        "posting to https://hooks.slack.com/services/T024BE7LD/B01ABCDEFGH/abcdefghijklmnopqrstuvwx",
+		"encoded-bearer": "GET /cb?auth=Bearer%20abc123def456ghi789&page=2",
 	} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -1,7 +1,8 @@
 package redact
 
 // card matches a payment card number starting at the word s[i:w]: 13 to 19 digits, either as one
-// word or in groups separated by single spaces or dashes (a first group of 4 digits, middle
+// word or in groups separated by single spaces, dashes or '+' (a space in a form-encoded value)
+// (a first group of 4 digits, middle
 // groups of 4 to 6, a last group of 1 to 6: "4111 1111 1111 1111", "3782-822463-10005"), that
 // pass the Luhn check and start with the prefix of a card network for their length. A number
 // that is part of a longer run of letters, digits or underscores ("ord_4111111111111111"), of
@@ -25,7 +26,7 @@ func (sc *scanner) card(i, w int) (match, bool) {
 		}
 		return match{i, w, ruleCard}, true
 	}
-	if n != 4 || w+1 >= len(s) || s[w] != ' ' && s[w] != '-' || !isDigit(s[w+1]) {
+	if n != 4 || w+1 >= len(s) || s[w] != ' ' && s[w] != '-' && s[w] != '+' || !isDigit(s[w+1]) {
 		return match{}, false
 	}
 	sep := s[w]

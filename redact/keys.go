@@ -3,6 +3,7 @@ package redact
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // builtinKeys are the default secret key names, as documented in the package doc. Several are
@@ -17,6 +18,8 @@ var builtinKeys = []string{
 	"session", "session_id",
 	"private_key", "credential", "credentials",
 	"signature", "sig",
+	"account_key", "shared_access_key", "subscription_key", "functions_key", "master_key",
+	"app_key", "application_key", "license_key",
 }
 
 // maxKeyLen bounds the length of a normalized name; it is the size of the stack buffer that
@@ -202,31 +205,79 @@ func (r *Redactor) IsSecretKey(key string) bool {
 	// The same few keys come back in every record: their answers are cached in a small
 	// direct-mapped table, one key per slot, first come first kept (so a slot never thrashes
 	// and a miss costs no allocation: it falls back to match). Strings are immutable and the
-	// cached key is a copy, so an entry can never go stale.
-	slot := &r.keyCache[keyCacheIndex(key)]
-	if e := slot.Load(); e != nil && e.key == key {
+	// cached key is a copy, so an entry can never go stale. A key of up to 16 bytes is
+	// compared by two 8-byte words, longer ones by their bytes.
+	var lo, hi uint64 // keyWords(key), by hand: the call is not inlined
+	switch n := len(key); {
+	case n >= 8:
+		lo, hi = le64(key, 0), le64(key, n-8)
+	case n >= 4:
+		lo, hi = le32(key, 0), le32(key, n-4)
+	default:
+		lo = uint64(key[0]) | uint64(key[n/2])<<8 | uint64(key[n-1])<<16
+	}
+	slot := &r.keyCache[keyCacheIndex(lo, hi, len(key))]
+	if e := slot.Load(); e != nil && e.lo == lo && e.hi == hi && len(e.key) == len(key) && len(key) <= 16 {
+		return e.secret
+	}
+	return r.isSecretKey(key, lo, hi, slot)
+}
+
+// isSecretKey is IsSecretKey for a key not found at once in its cache slot.
+func (r *Redactor) isSecretKey(key string, lo, hi uint64, slot *atomic.Pointer[keyEntry]) bool {
+	if e := slot.Load(); e != nil && e.lo == lo && e.hi == hi && e.key == key {
 		return e.secret
 	}
 	secret := r.keys.match(key)
 	if len(key) <= maxKeyLen && slot.Load() == nil {
-		slot.CompareAndSwap(nil, &keyEntry{key: strings.Clone(key), secret: secret})
+		slot.CompareAndSwap(nil, &keyEntry{key: strings.Clone(key), lo: lo, hi: hi, secret: secret})
 	}
 	return secret
 }
 
 // keyCacheSlots is the size of the key cache: more than the distinct keys of a typical
 // service's records.
-const keyCacheSlots = 512
+const (
+	keyCacheBits  = 9
+	keyCacheSlots = 1 << keyCacheBits
+)
 
 // keyEntry is a cached answer of IsSecretKey.
 type keyEntry struct {
 	key    string
+	lo, hi uint64 // keyWords(key)
 	secret bool
 }
 
-// keyCacheIndex spreads keys over the slots by their length and three of their bytes.
-func keyCacheIndex(key string) uint {
-	n := uint(len(key))
-	h := n*0x9e3779b1 ^ uint(key[0])*0x85ebca6b ^ uint(key[n/2])*0xc2b2ae35 ^ uint(key[n-1])*0x27d4eb2f
-	return (h ^ h>>15) % keyCacheSlots
+// keyWords returns two words that, with its length, identify a non-empty key of up to 16
+// bytes: its first 8 and last 8 bytes (overlapping when shorter than 16; for shorter than 8
+// bytes, its first 4 and last 4, or its bytes).
+func keyWords(key string) (lo, hi uint64) {
+	switch n := len(key); {
+	case n >= 8:
+		return le64(key, 0), le64(key, n-8)
+	case n >= 4:
+		return le32(key, 0), le32(key, n-4)
+	default: // 1 to 3 bytes: all of them
+		return uint64(key[0]) | uint64(key[n/2])<<8 | uint64(key[n-1])<<16, 0
+	}
+}
+
+// le64 and le32 read 8 and 4 bytes of s at i, little-endian (one load where the compiler
+// can).
+func le64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string, i int) uint64 {
+	s = s[i : i+4]
+	return uint64(uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24)
+}
+
+// keyCacheIndex spreads keys over the slots by their words and length.
+func keyCacheIndex(lo, hi uint64, n int) uint {
+	h := (lo ^ hi>>3 ^ uint64(n)) * 0x9e3779b97f4a7c15
+	return uint(h >> (64 - keyCacheBits))
 }

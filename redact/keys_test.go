@@ -119,3 +119,26 @@ func TestIsSecretKeyAllocs(t *testing.T) {
 	}
 	require.Empty(t, r.Counts(), "IsSecretKey counts nothing")
 }
+
+// TestKeyWords: the words of the cache identify every key of up to 16 bytes with its length,
+// and IsSecretKey inlines them the same way.
+func TestKeyWords(t *testing.T) {
+	seen := map[[2]uint64]string{}
+	for n := 1; n <= 16; n++ {
+		for _, k := range []string{strings.Repeat("a", n), strings.Repeat("b", n), "x" + strings.Repeat("a", n-1), strings.Repeat("a", n-1) + "x"} {
+			k = k[:n]
+			lo, hi := redact.KeyWords(k)
+			w := [2]uint64{lo, hi ^ uint64(n)<<60}
+			if prev, ok := seen[w]; ok && prev != k {
+				t.Fatalf("keys %q and %q have the same words", prev, k)
+			}
+			seen[w] = k
+		}
+	}
+	r := mustNew(t, nil)
+	for _, k := range []string{"p", "id", "pwd", "sig", "user", "token", "password", "db_password", "user_password_x", strings.Repeat("k", 17) + "token"} {
+		for i := 0; i < 2; i++ { // the second answer comes from the cache
+			require.Equal(t, refIsSecretKey(k), r.IsSecretKey(k), k)
+		}
+	}
+}

@@ -77,6 +77,8 @@ type Redactor struct {
 // rule identifies a redaction rule; it indexes Redactor.counts.
 type rule uint8
 
+// The rules. The first thirteen are the original ones; their names are metric labels
+// (vlog_redactions_total{rule}) and never change. A new rule gets a new name, appended.
 const (
 	ruleKey rule = iota
 	ruleKeyValue
@@ -91,6 +93,112 @@ const (
 	ruleStripe
 	ruleURLPassword
 	ruleCard
+	// Cloud providers.
+	ruleAWSSessionToken
+	ruleAWSBedrock
+	ruleGoogle
+	ruleAzure
+	ruleAlibaba
+	ruleTencent
+	ruleDigitalOcean
+	ruleHeroku
+	ruleCloudflare
+	ruleFlyio
+	ruleYandex
+	ruleAkamai
+	// Secret managers and infrastructure tools.
+	ruleVault
+	ruleTerraform
+	ruleDoppler
+	rulePulumi
+	ruleOnePassword
+	ruleAge
+	ruleTailscale
+	ruleNgrok
+	ruleDefinedNetworking
+	// Databases and data platforms.
+	ruleDatabricks
+	rulePlanetScale
+	ruleSupabase
+	ruleClickHouse
+	// Code hosts, CI and developer tools.
+	ruleGitLab
+	ruleAtlassian
+	ruleOpenShift
+	ruleSourcegraph
+	ruleSonarQube
+	ruleCircleCI
+	ruleBuildkite
+	ruleHarness
+	ruleOctopus
+	ruleScalingo
+	rulePrefect
+	ruleInfracost
+	ruleDeno
+	ruleFigma
+	rulePostman
+	// Package registries.
+	ruleNpm
+	rulePyPI
+	ruleRubyGems
+	ruleNuGet
+	ruleDocker
+	ruleArtifactory
+	ruleClojars
+	ruleCratesIO
+	// SaaS and API providers.
+	ruleLinear
+	ruleNotion
+	ruleAirtable
+	ruleHubSpot
+	ruleSentry
+	ruleGrafana
+	ruleNewRelic
+	ruleDynatrace
+	ruleTypeform
+	ruleFrameio
+	ruleReadme
+	ruleSettlemint
+	ruleAdobe
+	ruleMaxMind
+	ruleIntra42
+	ruleContentful
+	ruleMapbox
+	ruleDropbox
+	ruleFacebook
+	ruleTwitter
+	ruleAuthress
+	// Mail, messaging and chat.
+	ruleSendGrid
+	ruleMailgun
+	ruleMailchimp
+	ruleBrevo
+	ruleTwilio
+	ruleTelegram
+	ruleDiscord
+	ruleFirebase
+	ruleWebhookURL
+	// Payment and commerce.
+	ruleShopify
+	ruleSquare
+	ruleBraintree
+	ruleFlutterwave
+	rulePlaid
+	ruleDuffel
+	ruleEasyPost
+	ruleShippo
+	// AI providers.
+	ruleOpenAI
+	ruleAnthropic
+	ruleHuggingFace
+	ruleGroq
+	ruleReplicate
+	rulePerplexity
+	ruleXAI
+	ruleOpenRouter
+	ruleLangSmith
+	// Command lines.
+	ruleCurlAuth
 	numRules
 )
 
@@ -108,6 +216,103 @@ var ruleNames = [numRules]string{
 	ruleStripe:       "stripe",
 	ruleURLPassword:  "url_password",
 	ruleCard:         "card",
+
+	ruleAWSSessionToken:   "aws_session_token",
+	ruleAWSBedrock:        "aws_bedrock",
+	ruleGoogle:            "google",
+	ruleAzure:             "azure",
+	ruleAlibaba:           "alibaba",
+	ruleTencent:           "tencent",
+	ruleDigitalOcean:      "digitalocean",
+	ruleHeroku:            "heroku",
+	ruleCloudflare:        "cloudflare",
+	ruleFlyio:             "flyio",
+	ruleYandex:            "yandex",
+	ruleAkamai:            "akamai",
+	ruleVault:             "vault",
+	ruleTerraform:         "terraform",
+	ruleDoppler:           "doppler",
+	rulePulumi:            "pulumi",
+	ruleOnePassword:       "onepassword",
+	ruleAge:               "age",
+	ruleTailscale:         "tailscale",
+	ruleNgrok:             "ngrok",
+	ruleDefinedNetworking: "defined_networking",
+	ruleDatabricks:        "databricks",
+	rulePlanetScale:       "planetscale",
+	ruleSupabase:          "supabase",
+	ruleClickHouse:        "clickhouse",
+	ruleGitLab:            "gitlab",
+	ruleAtlassian:         "atlassian",
+	ruleOpenShift:         "openshift",
+	ruleSourcegraph:       "sourcegraph",
+	ruleSonarQube:         "sonarqube",
+	ruleCircleCI:          "circleci",
+	ruleBuildkite:         "buildkite",
+	ruleHarness:           "harness",
+	ruleOctopus:           "octopus",
+	ruleScalingo:          "scalingo",
+	rulePrefect:           "prefect",
+	ruleInfracost:         "infracost",
+	ruleDeno:              "deno",
+	ruleFigma:             "figma",
+	rulePostman:           "postman",
+	ruleNpm:               "npm",
+	rulePyPI:              "pypi",
+	ruleRubyGems:          "rubygems",
+	ruleNuGet:             "nuget",
+	ruleDocker:            "docker",
+	ruleArtifactory:       "artifactory",
+	ruleClojars:           "clojars",
+	ruleCratesIO:          "crates_io",
+	ruleLinear:            "linear",
+	ruleNotion:            "notion",
+	ruleAirtable:          "airtable",
+	ruleHubSpot:           "hubspot",
+	ruleSentry:            "sentry",
+	ruleGrafana:           "grafana",
+	ruleNewRelic:          "newrelic",
+	ruleDynatrace:         "dynatrace",
+	ruleTypeform:          "typeform",
+	ruleFrameio:           "frameio",
+	ruleReadme:            "readme",
+	ruleSettlemint:        "settlemint",
+	ruleAdobe:             "adobe",
+	ruleMaxMind:           "maxmind",
+	ruleIntra42:           "intra42",
+	ruleContentful:        "contentful",
+	ruleMapbox:            "mapbox",
+	ruleDropbox:           "dropbox",
+	ruleFacebook:          "facebook",
+	ruleTwitter:           "twitter",
+	ruleAuthress:          "authress",
+	ruleSendGrid:          "sendgrid",
+	ruleMailgun:           "mailgun",
+	ruleMailchimp:         "mailchimp",
+	ruleBrevo:             "brevo",
+	ruleTwilio:            "twilio",
+	ruleTelegram:          "telegram",
+	ruleDiscord:           "discord",
+	ruleFirebase:          "firebase",
+	ruleWebhookURL:        "webhook_url",
+	ruleShopify:           "shopify",
+	ruleSquare:            "square",
+	ruleBraintree:         "braintree",
+	ruleFlutterwave:       "flutterwave",
+	rulePlaid:             "plaid",
+	ruleDuffel:            "duffel",
+	ruleEasyPost:          "easypost",
+	ruleShippo:            "shippo",
+	ruleOpenAI:            "openai",
+	ruleAnthropic:         "anthropic",
+	ruleHuggingFace:       "huggingface",
+	ruleGroq:              "groq",
+	ruleReplicate:         "replicate",
+	rulePerplexity:        "perplexity",
+	ruleXAI:               "xai",
+	ruleOpenRouter:        "openrouter",
+	ruleLangSmith:         "langsmith",
+	ruleCurlAuth:          "curl_auth",
 }
 
 // RuleNames returns the names of all rules, as used by [Options.DisableRules] and as keys of

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
 	"strings"
 	"testing"
 	"unsafe"
@@ -63,7 +64,7 @@ func TestStringRules(t *testing.T) {
 	f("basic", `"Basic dXNlcjpwYXNz"`, `"Basic [REDACTED]"`)
 
 	f("private_key", pemKey, "-----BEGIN RSA PRIVATE KEY-----\n[REDACTED]\n-----END RSA PRIVATE KEY-----")
-	f("private_key", "key: -----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n-----END PRIVATE KEY-----\\n", "key: -----BEGIN PRIVATE KEY-----[REDACTED]-----END PRIVATE KEY-----\\n")
+	f("private_key", "key: -----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n-----END PRIVATE KEY-----\\n", "key: -----BEGIN PRIVATE KEY-----\\n[REDACTED]\\n-----END PRIVATE KEY-----\\n")
 	f("private_key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA (truncated", "-----BEGIN OPENSSH PRIVATE KEY-----\n[REDACTED]")
 	f("private_key", "-----BEGIN EC PRIVATE KEY----- MHcCAQEEI -----END EC PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY----- [REDACTED] -----END EC PRIVATE KEY-----")
 
@@ -276,10 +277,25 @@ func TestCounts(t *testing.T) {
 	require.Equal(t, map[string]uint64{
 		"key_value": 2, "aws_access_key": 1, "card": 1, "bearer": 1, "jwt": 1, "key": 2,
 	}, r.Counts())
-	require.ElementsMatch(t, []string{
+	// The original rules keep their names (they are metric labels) and their places.
+	require.Equal(t, []string{
 		"key", "key_value", "aws_access_key", "aws_secret_key", "jwt", "bearer", "basic",
 		"private_key", "github", "slack", "stripe", "url_password", "card",
-	}, redact.RuleNames())
+	}, redact.RuleNames()[:13])
+}
+
+// TestRuleNamesDocumented: every rule name is unique, a valid metric label value of the
+// expected shape, and listed in the package doc with its quotes.
+func TestRuleNamesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, name := range redact.RuleNames() {
+		require.False(t, seen[name], "duplicate rule %q", name)
+		seen[name] = true
+		require.Regexp(t, `^[a-z][a-z0-9_]*$`, name)
+		require.Contains(t, string(doc), `"`+name+`"`, "rule %q is not in doc.go", name)
+	}
 }
 
 func TestNewErrors(t *testing.T) {
@@ -322,4 +338,125 @@ func TestConcurrent(t *testing.T) {
 		<-done
 	}
 	require.Equal(t, map[string]uint64{"key_value": workers * n, "card": workers * n, "key": workers * n}, r.Counts())
+}
+
+// TestStringEncodings: secrets percent-encoded, form-encoded or JSON-escaped are found, and
+// masked in place, in their encoding.
+func TestStringEncodings(t *testing.T) {
+	f := func(rule, in, want string) {
+		t.Helper()
+		r := mustNew(t, nil)
+		got, ok := r.String(in)
+		require.Equal(t, want, got, "input %q", in)
+		require.True(t, ok, in)
+		require.NotZero(t, r.Counts()[rule], "rule %s did not count for %q: %v", rule, in, r.Counts())
+	}
+	f("bearer", "GET /cb?q=Bearer%20abc123def456ghi&page=2", "GET /cb?q=Bearer%20[REDACTED]&page=2")
+	f("bearer", "GET /cb?q=Bearer+abc123def456ghi&page=2", "GET /cb?q=Bearer+[REDACTED]&page=2")
+	f("card", "pay?card=4111+1111+1111+1111&exp=12", "pay?card=[REDACTED]&exp=12")
+	f("card", "pay?card=4111%201111%201111%201111", "pay?card=[REDACTED]")
+	f("url_password", "GET /login?next=postgres%3A%2F%2Fapp%3As3cr3t%40db%3A5432%2Fx", "GET /login?next=postgres%3A%2F%2Fapp%3A[REDACTED]%40db%3A5432%2Fx")
+	f("url_password", "u=redis%253A%252F%252F%253Ahunter2%2540cache", "u=redis%253A%252F%252F%253A[REDACTED]%2540cache")
+	f("key_value", "body=user%3Dbob%26password%3Dhunter2%26x%3D1", "body=user%3Dbob%26password%3D[REDACTED]%26x%3D1")
+	f("key_value", "q=CREATE+USER+app+WITH+PASSWORD+%27s3cr3t%27", "q=CREATE+USER+app+WITH+PASSWORD+%27[REDACTED]%27")
+	f("webhook_url", `{\"url\":\"https:\/\/hooks.slack.com\/services\/T00000000\/B00000000\/XXXXXXXXXXXXXXXXXXXXXXXX\"}`,
+		`{\"url\":\"https:\/\/hooks.slack.com\/services\/[REDACTED]\"}`)
+	f("key_value", `{\\\"token\\\":\\\"s3cr3t-value\\\"}`, `{\\\"token\\\":\\\"[REDACTED]\\\"}`)
+	f("github", `note \u0022ghp_1234567890abcdefghijABCDEFGHIJ123456\u0022`, `note \u0022[REDACTED]\u0022`)
+	f("private_key", "k=-----BEGIN+RSA+PRIVATE+KEY-----%0AMIIEowIBAAKCAQEA1c7%2B9z5Pad7Oej%0A-----END+RSA+PRIVATE+KEY-----",
+		"k=-----BEGIN+RSA+PRIVATE+KEY-----%0A[REDACTED]%0A-----END+RSA+PRIVATE+KEY-----")
+	f("basic", "h=Authorization%3A%20Basic%20dXNlcjpwYXNzd29yZA%3D%3D", "h=Authorization%3A%20Basic%20[REDACTED]")
+
+	// The same secret, encoded or not, hashes the same (its decoded form is hashed).
+	r := mustNew(t, &redact.Options{HashKey: []byte("0123456789abcdef")})
+	a, _ := r.String("t ghp_1234567890abcdefghijABCDEFGHIJ123456")
+	b, _ := r.String("q=ghp%5F1234567890abcdefghijABCDEFGHIJ123456")
+	require.Equal(t, strings.TrimPrefix(a, "t "), strings.TrimPrefix(b, "q="))
+}
+
+// TestStringPEM: a private key block is masked wherever it starts.
+func TestStringPEM(t *testing.T) {
+	r := mustNew(t, nil)
+	f := func(in, want string) {
+		t.Helper()
+		got, _ := r.String(in)
+		require.Equal(t, want, got)
+	}
+	body := "MIIEowIBAAKCAQEA1c7+9z5Pad7OejecsQ0bu3aozN3tihPmljnnudb9G3HECdnH"
+	block := "-----BEGIN RSA PRIVATE KEY-----\n" + body + "\n-----END RSA PRIVATE KEY-----"
+	masked := "-----BEGIN RSA PRIVATE KEY-----\n[REDACTED]\n-----END RSA PRIVATE KEY-----"
+	f("password="+block, "password="+masked)
+	f("config: key: "+block+" loaded", "config: key: "+masked+" loaded")
+	f("secret="+"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "secret=-----BEGIN CERTIFICATE-----\n[REDACTED]\n-----END CERTIFICATE-----")
+	f(`{"private_key":"-----BEGIN PRIVATE KEY-----\n`+body+`\n-----END PRIVATE KEY-----\n"}`, `{"private_key":"[REDACTED]"}`)
+	f("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPublic-Lines: 1\nAAAAC3NzaC1lZDI1NTE5\nPrivate-Lines: 1\n"+body+"\nPrivate-MAC: 0123",
+		"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPublic-Lines: 1\nAAAAC3NzaC1lZDI1NTE5\nPrivate-Lines: 1\n[REDACTED]\nPrivate-MAC: 0123")
+}
+
+// TestStringConnectionStrings: the key fields of connection strings in their syntaxes.
+func TestStringConnectionStrings(t *testing.T) {
+	r := mustNew(t, nil)
+	f := func(in, want string) {
+		t.Helper()
+		got, _ := r.String(in)
+		require.Equal(t, want, got)
+	}
+	f("Password=p w!;Server=db;Database=x", "Password=[REDACTED];Server=db;Database=x")
+	f("Server=db; User Id=sa; Password = p w! ; Database=x", "Server=db; User Id=sa; Password = [REDACTED] ; Database=x")
+	f("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=ab+c/d==;EndpointSuffix=core.windows.net",
+		"DefaultEndpointsProtocol=https;AccountName=a;AccountKey=[REDACTED];EndpointSuffix=core.windows.net")
+	f("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=abc+def=",
+		"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=[REDACTED]")
+	f("host=db port=5432 user=app password=s3cr3t dbname=x", "host=db port=5432 user=app password=[REDACTED] dbname=x")
+	f("Driver={ODBC};Server=db;Uid=sa;Pwd={p;w};", "Driver={ODBC};Server=db;Uid=sa;Pwd={[REDACTED]};")
+	f("jdbc:postgresql://db:5432/app?user=u&password=s3cr3t&ssl=true", "jdbc:postgresql://db:5432/app?user=u&password=[REDACTED]&ssl=true")
+	f("jdbc:oracle:thin:scott/tiger@//db:1521/ORCL", "jdbc:oracle:thin:scott/[REDACTED]@//db:1521/ORCL")
+	f("mysql://root:P#ss?w0rd@db:3306/app", "mysql://root:[REDACTED]@db:3306/app")
+	f("array('user' => 'app', 'password' => 'x1')", "array('user' => 'app', 'password' => '[REDACTED]')")
+	f("ALTER ROLE app PASSWORD 's3cr3t'; CREATE USER 'u'@'%' IDENTIFIED BY 'pw'", "ALTER ROLE app PASSWORD '[REDACTED]'; CREATE USER 'u'@'%' IDENTIFIED BY '[REDACTED]'")
+	f("curl -s -u admin:hunter2 https://api.example.com", "curl -s -u admin:[REDACTED] https://api.example.com")
+}
+
+// TestStringNotSecrets: look-alikes of the new rules stay.
+func TestStringNotSecrets(t *testing.T) {
+	r := mustNew(t, nil)
+	for _, s := range []string{
+		"UPDATE users SET password = $1 WHERE id = $2",
+		"SELECT * FROM tokens WHERE token = ? AND user = @p1",
+		"SELECT 1 FROM s WHERE session = :session",
+		"password=${DB_PASSWORD} token={{ .Token }}",
+		"items.map(token => token.id)",
+		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
+		"GET /x?q=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A123456789012%3Asecret%3Aprod",
+		"http://localhost:8080?email=bob@example.com",
+		"GET /x?q=Bearer+authentication+failed%3A+expired",
+		"GET /search?q=hello%20world&sort=asc",
+		`{\"user\":\"bob\",\"path\":\"\/var\/lib\/x\"}`,
+		`C:\Users\bob\AppData\Local\token.json`,
+		"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"key-value store, key-" + strings.Repeat("g", 32),
+		"API-GATEWAY-TIMEOUT, sk-short, pat.x, ghp_short, 4b1d",
+		"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+	} {
+		got, ok := r.String(s)
+		require.False(t, ok, "%q -> %q", s, got)
+	}
+	require.Empty(t, r.Counts())
+}
+
+// TestStringAllocsEncoded: a clean text with escapes is decoded and scanned again without
+// allocating.
+func TestStringAllocsEncoded(t *testing.T) {
+	r := mustNew(t, nil)
+	for _, s := range []string{
+		"GET /search?q=hello%20world&sort=asc&page=2",
+		`{\"user\":\"bob\",\"path\":\"\/var\/lib\/x\",\"n\":1}`,
+		"redirect=https%3A%2F%2Fexample.com%2Fcb%3Fstate%3Dabc",
+		"aws arn:aws:iam::123456789012:role/x API-GATEWAY sk-short pat.x v1.0-x eyJhbGciOi hooks/x",
+	} {
+		got, ok := r.String(s)
+		require.False(t, ok, got)
+		require.Equal(t, unsafe.StringData(s), unsafe.StringData(got))
+		vtest.WantAllocs(t, 0, func() { r.String(s) })
+	}
 }

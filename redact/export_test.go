@@ -1,0 +1,4 @@
+package redact
+
+// KeyWords exports keyWords to the tests.
+var KeyWords = keyWords
