@@ -5,6 +5,12 @@
 // Encoders are append functions checked against encoding/json and fuzzed; a record costs no
 // allocation for the common kinds of values.
 //
+// The volume controls, off by default (Options.Hold, Options.DebugSampleRate,
+// Options.RateLimit; docs/volume.md): a Scope, started with StartScope and carried by a
+// context, holds its records below a level and writes them only if it fails; a sampled scope
+// logs at debug in full; the rate limit writes the first records of each level and message per
+// interval, then one in so many, and reports what it suppressed in the stream.
+//
 // Where the bytes go is the business of the packages under it, which this one does not import:
 //
 //   - go.vlog.dev/handlers/output: the Output seam (the handler's writer, accounting for

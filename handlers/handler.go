@@ -71,6 +71,26 @@ type Options struct {
 	// span's, for instance (see docs/slog-multi.md for the recipe). It is called on the logging
 	// goroutine for every such record; "" means absent. Default nil.
 	TraceContext func(ctx context.Context) (traceID, spanID string)
+
+	// The volume controls (docs/volume.md). All off by default; off, they cost the log call
+	// one nil check.
+
+	// Hold, if set, holds the records below Hold.Below (debug, by default) that are logged
+	// with the context of a scope (StartScope; vlog's middleware starts one per request), even
+	// when the handler's level is above them, and writes them only if the scope fails: see
+	// Scope and HoldOptions. Default nil: nothing is held.
+	Hold *HoldOptions
+
+	// DebugSampleRate is the fraction, 0 to 1, of scopes that log at debug in full, drawn once
+	// when each scope starts; the records of a sampled scope carry "vlog_debug_sampled":true
+	// and "vlog_debug_sample_rate". Default 0: none.
+	DebugSampleRate float64
+
+	// RateLimit, if set, limits the records below RateLimit.Below (error, by default) per
+	// level and message: the first RateLimit.First in each RateLimit.Interval, then one in
+	// RateLimit.Thereafter, and reports what it suppressed in the stream (see
+	// RateLimitOptions). Default nil: no limit.
+	RateLimit *RateLimitOptions
 }
 
 // JSONHandler is a slog.Handler that writes each record as one line of JSON in the vlog schema:
@@ -130,6 +150,8 @@ type common struct {
 	// a constant, so most records skip the scan of their message. Direct-mapped, one message
 	// per slot, first come first kept (a slot never thrashes; a miss just scans).
 	cleanMsgs [256]atomic.Pointer[string]
+	// vol holds the volume controls (volume.go); nil when they are all off.
+	vol *volume
 }
 
 // NewJSONHandler returns a handler that writes records to w.
@@ -158,11 +180,20 @@ func NewJSONHandler(w io.Writer, opts *Options) *JSONHandler {
 		e.attr(a, 0, false)
 	}
 	c.meta = slices.Clip(e.buf)
-	return &JSONHandler{c: c, w: w}
+	h := &JSONHandler{c: c, w: w}
+	c.vol = newVolume(h, w, opts)
+	return h
 }
 
-// Enabled reports whether level is at least the handler's level.
-func (h *JSONHandler) Enabled(_ context.Context, level slog.Level) bool {
+// Enabled reports whether level is at least the handler's level, or, with the volume controls
+// on, whether a record at level logged with ctx would be held or written for ctx's scope (a
+// sampled scope's debug records, a scope's held records).
+func (h *JSONHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	if h.c.vol != nil {
+		// A call of its own, so that ctx is never live across a call here: without the
+		// volume controls, the disabled call costs what it did before them.
+		return h.enabledVolume(ctx, level)
+	}
 	return level >= h.c.level.Level()
 }
 
@@ -208,10 +239,15 @@ func (h *JSONHandler) WithGroup(name string) slog.Handler {
 	return &h2
 }
 
-// Handle encodes r and writes it with one call to Write.
+// Handle encodes r and writes it with one call to Write. With the volume controls on, it may
+// instead hold r in its context's scope, write first what the scope held, or suppress r (see
+// Options.Hold and Options.RateLimit).
 func (h *JSONHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.c.vol != nil {
+		return h.handleVolume(ctx, &r)
+	}
 	bp := getBuffer()
-	buf := h.appendRecord((*bp)[:0], ctx, r)
+	buf := h.appendRecord((*bp)[:0], ctx, r, nil)
 	_, err := h.w.Write(buf)
 	*bp = buf
 	putBuffer(bp)
@@ -233,11 +269,12 @@ type Sender interface {
 func (h *JSONHandler) EncodeNotice(dst []byte, level slog.Level, msg string, attrs ...slog.Attr) []byte {
 	r := slog.NewRecord(time.Now(), level, msg, 0)
 	r.AddAttrs(attrs...)
-	return h.appendRecord(dst, context.Background(), r)
+	return h.appendRecord(dst, context.Background(), r, nil)
 }
 
-// appendRecord appends the encoding of r to dst.
-func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Record) []byte {
+// appendRecord appends the encoding of r to dst; extra, pre-encoded attributes with their
+// leading commas, goes after the context ids (a sampled scope's).
+func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Record, extra []byte) []byte {
 	e := encoder{c: h.c, buf: dst, masked: h.masked}
 	e.buf = append(e.buf, '{')
 	if !r.Time.IsZero() {
@@ -270,6 +307,7 @@ func (h *JSONHandler) appendRecord(dst []byte, ctx context.Context, r slog.Recor
 			e.buf = appendString(e.buf, ids.SpanID)
 		}
 	}
+	e.buf = append(e.buf, extra...)
 	e.buf = append(e.buf, h.c.meta...)
 	if h.c.addSource && r.PC != 0 {
 		e.appendCaller(r.PC)
@@ -350,7 +388,9 @@ func (e *encoder) appendMessage(msg string) {
 		return
 	}
 	out, changed := red.String(msg)
-	if !changed && len(msg) <= 256 && slot.Load() == nil {
+	// The library's own records ("vlog: dropped 12 records ...") are not constants: they are
+	// not kept, so they never take a slot a constant message would use.
+	if !changed && len(msg) <= 256 && slot.Load() == nil && !strings.HasPrefix(msg, "vlog: ") {
 		c := strings.Clone(msg)
 		slot.CompareAndSwap(nil, &c)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"go.vlog.dev/handlers"
 	"go.vlog.dev/handlers/file"
 	"go.vlog.dev/handlers/forward"
 	"go.vlog.dev/handlers/output"
@@ -105,6 +106,31 @@ type Options struct {
 	// VLOG_REDACT_ variables add to it. Default nil: the built-in rules.
 	Redact *redact.Options
 
+	// Holding turns on the holding of each request's records below Hold.Below (debug): they
+	// are written only if the request fails (a record at Hold.FlushLevel, a 5xx, a panic) and
+	// discarded otherwise (VLOG_HOLD). Middleware starts a scope per request; StartScope starts
+	// one for other work. Default false. See docs/volume.md.
+	Holding *bool
+	// Hold configures holding (VLOG_HOLD_*; handlers.HoldOptions states the defaults).
+	Hold *handlers.HoldOptions
+
+	// DebugSampleRate is the fraction, 0 to 1, of requests (and scopes) that log at debug in
+	// full, drawn when each starts; their records carry vlog_debug_sampled and
+	// vlog_debug_sample_rate (VLOG_DEBUG_SAMPLE_RATE, where "0" means none). Default 0: none.
+	// Negative in code: none, whatever the variable says.
+	DebugSampleRate float64
+
+	// RateLimiting turns on the rate limit of the records below RateLimit.Below (error) per
+	// level and message: the first RateLimit.First in each RateLimit.Interval, then one in
+	// RateLimit.Thereafter; what it suppressed is reported in the stream once per interval
+	// and message (VLOG_RATE_LIMIT). The access record of Middleware is never limited.
+	// Default false.
+	RateLimiting *bool
+	// RateLimit configures the rate limit (VLOG_RATE_LIMIT_*; handlers.RateLimitOptions
+	// states the defaults). A Thereafter whose variable takes 0 for "none past First" takes a
+	// negative value in code.
+	RateLimit *handlers.RateLimitOptions
+
 	// ECSMetadataTimeout bounds the read of the ECS task metadata (see ECSMetadata), done
 	// once in New when ECS_CONTAINER_METADATA_URI_V4 is set (VLOG_ECS_METADATA_TIMEOUT, where
 	// "0" turns the read off). Default DefaultECSMetadataTimeout (1s). Negative: no read.
@@ -158,6 +184,8 @@ func (o *Options) withSections() *Options {
 	c.Fallback = copyOrNew(c.Fallback)
 	c.File = copyOrNew(c.File)
 	c.Redact = copyOrNew(c.Redact)
+	c.Hold = copyOrNew(c.Hold)
+	c.RateLimit = copyOrNew(c.RateLimit)
 	return &c
 }
 

@@ -158,9 +158,52 @@ var metrics = []metric{
 			}
 			return out
 		}},
+	{name: "vlog_scopes_total", kind: counter,
+		help:    "Scopes started (requests through Middleware, StartScope), with holding or debug sampling on (none when both are off).",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.Scopes) })},
+	{name: "vlog_scopes_sampled_total", kind: counter,
+		help:    "Scopes that logged at debug in full (VLOG_DEBUG_SAMPLE_RATE).",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.SampledScopes) })},
+	{name: "vlog_held_total", kind: counter,
+		help:    "Records held by scopes (VLOG_HOLD); each is then flushed, discarded or evicted. Not records of the output.",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.Held) })},
+	{name: "vlog_held_flushed_total", kind: counter,
+		help:    "Held records written because their scope failed (a record at VLOG_HOLD_FLUSH_LEVEL, a 5xx, a panic).",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.Flushed) })},
+	{name: "vlog_held_discarded_total", kind: counter,
+		help:    "Held records discarded: their scope ended without failing, or they were held longer than VLOG_HOLD_MAX_AGE.",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.Discarded) })},
+	{name: "vlog_held_evicted_total", kind: counter, labels: []string{"cap"},
+		help: "Held records evicted, oldest first, or not let in, by a cap: scope (VLOG_HOLD_SCOPE_SIZE) or total (VLOG_HOLD_TOTAL_SIZE).",
+		samples: func(s *metricSource) []sample {
+			v := s.stats.Volume
+			if v == nil {
+				return nil
+			}
+			return []sample{{[]string{"scope"}, float64(v.EvictedScopeCap)}, {[]string{"total"}, float64(v.EvictedTotalCap)}}
+		}},
+	{name: "vlog_held_records", kind: gauge,
+		help:    "Records held by scopes now.",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.HeldRecords) })},
+	{name: "vlog_held_bytes", kind: gauge,
+		help:    "Memory of the scopes' held records now (bounded by VLOG_HOLD_TOTAL_SIZE).",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.HeldBytes) })},
+	{name: "vlog_suppressed_records_total", kind: counter,
+		help:    "Records the rate limit (VLOG_RATE_LIMIT) did not write; each message's gap is reported in the stream. Not drops of the output.",
+		samples: volume(func(v *output.VolumeStats) float64 { return float64(v.Suppressed) })},
 	{name: "vlog_ecs_metadata_errors_total", kind: counter,
 		help:    "Failures to read the ECS task metadata at setup (the records lack the fields that could not be read).",
 		samples: one(func(s *metricSource) int { return s.ecsErrors })},
+}
+
+// volume adapts a reader of the volume controls' counters: no sample when they are off.
+func volume(f func(*output.VolumeStats) float64) func(*metricSource) []sample {
+	return func(s *metricSource) []sample {
+		if s.stats.Volume == nil {
+			return nil
+		}
+		return []sample{{value: f(s.stats.Volume)}}
+	}
 }
 
 // outputs returns the Stats of each output (the snapshot itself for a single output).
@@ -206,7 +249,13 @@ const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 //	vlog_output_records_enqueued_total{output}, vlog_output_records_delivered_total{output},
 //	vlog_output_records_dropped_total{output,reason}, vlog_output_retries_total{output},
 //	vlog_output_buffer_bytes{output}, vlog_output_buffer_records{output},
-//	vlog_output_state{output,state}, vlog_ecs_metadata_errors_total
+//	vlog_output_state{output,state}, vlog_scopes_total, vlog_scopes_sampled_total,
+//	vlog_held_total, vlog_held_flushed_total, vlog_held_discarded_total,
+//	vlog_held_evicted_total{cap}, vlog_held_records, vlog_held_bytes,
+//	vlog_suppressed_records_total, vlog_ecs_metadata_errors_total
+//
+// The vlog_scopes_*, vlog_held_* and vlog_suppressed_* metrics (docs/volume.md) are there only
+// when holding, debug sampling or the rate limit is on; none of them counts as a drop.
 //
 // The counters start at zero when the Logger is created. Mount it on the service's mux, for
 // instance at "GET /metrics"; other methods are answered 405.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"go.vlog.dev/handlers"
 	"go.vlog.dev/internal/ctxids"
 )
 
@@ -25,6 +26,9 @@ const (
 
 // maxRequestIDLen is the longest X-Request-Id header value that Middleware accepts.
 const maxRequestIDLen = 128
+
+// accessMessage is the message of the access record. The rate limit never limits it.
+const accessMessage = "http request"
 
 // MiddlewareOptions are options for [MiddlewareWith]. A nil *MiddlewareOptions and the zero
 // value both mean the defaults.
@@ -60,8 +64,8 @@ func StatusLevel(status int) slog.Level {
 }
 
 // Middleware returns a handler that serves each request with next, gives it correlation ids
-// and writes one access record for it to logger. A nil logger means slog.Default(), looked
-// up at each request.
+// and a scope, and writes one access record for it to logger. A nil logger means
+// slog.Default(), looked up when each request starts.
 //
 // Correlation ids. Before next is called, the request's context is given (see [RequestID],
 // [TraceID], [SpanID]):
@@ -117,6 +121,15 @@ func StatusLevel(status int) slog.Level {
 // written with status 500 (even if another status had been sent: the response is then
 // truncated).
 //
+// Scope. When logger's handler is vlog's with holding or debug sampling on (VLOG_HOLD,
+// VLOG_DEBUG_SAMPLE_RATE), each request gets a scope (see StartScope and docs/volume.md) in its
+// context: its records below VLOG_HOLD_BELOW are held and written only if the request fails,
+// which is a record at VLOG_HOLD_FLUSH_LEVEL (error) logged with its context, a status of 500 or
+// more, or a panic (other than http.ErrAbortHandler); the held records are then written before
+// the panic record and the access record. The scope ends, discarding what it still holds, after
+// the access record. A goroutine that keeps the request's context afterwards logs as if there
+// were no scope.
+//
 // ResponseWriter. next gets a wrapper of the original http.ResponseWriter that implements
 // http.Flusher and http.Hijacker, forwarding them to the original writer (Flush does
 // nothing and Hijack fails with an error wrapping http.ErrNotSupported when the original
@@ -145,24 +158,25 @@ type middleware struct {
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	logger := m.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	ids := ctxids.IDs{RequestID: requestIDFromHeader(r.Header)}
 	ids.TraceID, ids.SpanID = traceIDsFromHeader(r.Header)
 	w.Header().Set(headerRequestID, ids.RequestID)
-	r = r.WithContext(ctxids.With(r.Context(), ids))
+	ctx, scope := handlers.StartScope(ctxids.With(r.Context(), ids), logger.Handler())
+	r = r.WithContext(ctx)
 	sw := &statusWriter{ResponseWriter: w}
-	defer m.finish(sw, r, start)
+	defer m.finish(logger, scope, sw, r, start)
 	m.next.ServeHTTP(sw, r)
 }
 
 // finish runs deferred, after next returned or panicked. It must be the deferred function
 // itself for recover to work.
-func (m *middleware) finish(w *statusWriter, r *http.Request, start time.Time) {
+func (m *middleware) finish(logger *slog.Logger, scope *handlers.Scope, w *statusWriter, r *http.Request, start time.Time) {
 	v := recover()
 	elapsed := time.Since(start)
-	logger := m.logger
-	if logger == nil {
-		logger = slog.Default()
-	}
 	ctx := r.Context()
 	status := w.finalStatus()
 	aborted := false
@@ -171,6 +185,7 @@ func (m *middleware) finish(w *statusWriter, r *http.Request, start time.Time) {
 	case v == http.ErrAbortHandler:
 		aborted = true
 	default:
+		scope.Flush() // the held records go before the panic record
 		logger.LogAttrs(ctx, slog.LevelError, "http handler panic",
 			slog.String("panic", fmt.Sprint(v)),
 			slog.String("stack", string(debug.Stack())))
@@ -188,6 +203,9 @@ func (m *middleware) finish(w *statusWriter, r *http.Request, start time.Time) {
 	}
 	if aborted && level < slog.LevelWarn {
 		level = slog.LevelWarn
+	}
+	if status >= http.StatusInternalServerError {
+		scope.Flush() // the request failed: what it held goes before its access record
 	}
 	if logger.Enabled(ctx, level) {
 		var buf [9]slog.Attr
@@ -209,8 +227,9 @@ func (m *middleware) finish(w *statusWriter, r *http.Request, start time.Time) {
 		if aborted {
 			attrs = append(attrs, slog.Bool("aborted", true))
 		}
-		logger.LogAttrs(ctx, level, "http request", attrs...)
+		logger.LogAttrs(ctx, level, accessMessage, attrs...)
 	}
+	scope.End()
 	if aborted {
 		panic(v)
 	}

@@ -203,7 +203,7 @@ func newFallbackTransport(c *config, primary, secondary output.Transport, hooks 
 	}
 	// The notice records have the schema of the service's own records; they carry nothing of
 	// the caller's, so the handler needs no redactor.
-	hooks.Notice = handlers.NewJSONHandler(io.Discard, c.handlerOptions()).EncodeNotice
+	hooks.Notice = handlers.NewJSONHandler(io.Discard, c.baseHandlerOptions()).EncodeNotice
 	if onError := c.opts.OnError; onError != nil {
 		hooks.OnSwitch = func(from, to string, reason error) {
 			if reason != nil {

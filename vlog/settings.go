@@ -237,6 +237,33 @@ var settings = []setting{
 	{"VLOG_REDACT_HASH_KEY", "Redact.HashKey", "", "16+ bytes: a secret becomes a short keyed hash, so equal secrets can be correlated",
 		field(func(o *Options) *[]byte { return &o.Redact.HashKey }, func(s string) ([]byte, error) { return []byte(s), nil }, nil)},
 
+	{"VLOG_HOLD", "Holding", "`false`", "`true`: each request's (or `StartScope` scope's) records below `VLOG_HOLD_BELOW` are held, even when `VLOG_LEVEL` drops them, and written only if it fails (a record at `VLOG_HOLD_FLUSH_LEVEL`, a 5xx, a panic); otherwise discarded (docs/volume.md)",
+		field(func(o *Options) **bool { return &o.Holding }, parseBoolPtr, nil)},
+	{"VLOG_HOLD_BELOW", "Hold.Below", "`info`", "records below this level (and below `VLOG_LEVEL`: what the level enables is written) are held",
+		field(func(o *Options) *slog.Leveler { return &o.Hold.Below }, parseLevel, nil)},
+	{"VLOG_HOLD_FLUSH_LEVEL", "Hold.FlushLevel", "`error`", "a record at or above this level makes its request fail: what it held is written first, and its records below `VLOG_HOLD_BELOW` from then on",
+		field(func(o *Options) *slog.Leveler { return &o.Hold.FlushLevel }, parseLevel, nil)},
+	{"VLOG_HOLD_SCOPE_SIZE", "Hold.ScopeSize", "`64KiB`", "the memory one request holds its records in (chunks of 2 KiB, up to 16 MiB); beyond it the oldest are evicted, counted",
+		field(func(o *Options) *int { return &o.Hold.ScopeSize }, parseSize, sizeBetween(2<<10, 16<<20))},
+	{"VLOG_HOLD_TOTAL_SIZE", "Hold.TotalSize", "`32MiB`", "the memory of all the requests' held records together; beyond it a request evicts its own oldest, or does not hold, counted",
+		field(func(o *Options) *int { return &o.Hold.TotalSize }, parseSize, positive[int])},
+	{"VLOG_HOLD_MAX_AGE", "Hold.MaxAge", "`1m`", "what a request holds is discarded this long after the oldest of it was held, so a scope never ended gives its memory back",
+		field(func(o *Options) *time.Duration { return &o.Hold.MaxAge }, parseDuration, positive[time.Duration])},
+	{"VLOG_DEBUG_SAMPLE_RATE", "DebugSampleRate", "`0`", "fraction (0 to 1) of requests and scopes that log at debug in full, drawn when each starts; their records carry `vlog_debug_sampled` and `vlog_debug_sample_rate`",
+		field(func(o *Options) *float64 { return &o.DebugSampleRate }, parseRate, checkRate)},
+	{"VLOG_RATE_LIMIT", "RateLimiting", "`false`", "`true`: records below `VLOG_RATE_LIMIT_BELOW` are limited per level and message; what is suppressed is reported in the stream (`vlog: suppressed N records like ...`) once per interval",
+		field(func(o *Options) **bool { return &o.RateLimiting }, parseBoolPtr, nil)},
+	{"VLOG_RATE_LIMIT_FIRST", "RateLimit.First", "`100`", "records of one level and message written per interval before the limit applies",
+		field(func(o *Options) *int { return &o.RateLimit.First }, parsePositiveInt, positive[int])},
+	{"VLOG_RATE_LIMIT_THEREAFTER", "RateLimit.Thereafter", "`100`", "past the first, one record in this many is written (`0`: none; in code a negative value)",
+		field(func(o *Options) *int { return &o.RateLimit.Thereafter }, parseCountZeroMeansNone, nil)},
+	{"VLOG_RATE_LIMIT_INTERVAL", "RateLimit.Interval", "`1s`", "the period of the rate limit's counts",
+		field(func(o *Options) *time.Duration { return &o.RateLimit.Interval }, parseDuration, positive[time.Duration])},
+	{"VLOG_RATE_LIMIT_BELOW", "RateLimit.Below", "`error`", "records at or above this level are never limited (`error+1` limits errors too)",
+		field(func(o *Options) *slog.Leveler { return &o.RateLimit.Below }, parseLevel, nil)},
+	{"VLOG_RATE_LIMIT_EXEMPT", "RateLimit.Exempt", "", "messages never limited, comma-separated (added to the field's; the access record, `http request`, always is)",
+		listField(func(o *Options) *[]string { return &o.RateLimit.Exempt })},
+
 	{"ECS_CONTAINER_METADATA_URI_V4", "", "set by ECS", "the task metadata endpoint, read once at setup for the ECS fields",
 		binding{}},
 	{"VLOG_ECS_METADATA_TIMEOUT", "ECSMetadataTimeout", "`1s`", "bound of the ECS metadata read at setup; `0` turns it off (in code a negative value)",
@@ -497,6 +524,49 @@ func checkDropPolicy(p output.DropPolicy) error {
 	return nil
 }
 
+// parseRate parses a fraction from 0 to 1; "0" becomes -1, the value that says "none" in code,
+// since a zero field means "not set".
+func parseRate(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1 {
+		return 0, errors.New("want a fraction from 0 to 1, such as 0.01")
+	}
+	if f == 0 {
+		f = -1
+	}
+	return f, nil
+}
+
+// checkRate accepts a fraction up to 1 (a negative one means none).
+func checkRate(f float64) error {
+	if f > 1 || f != f {
+		return errors.New("want a fraction from 0 to 1 (negative: none)")
+	}
+	return nil
+}
+
+// parsePositiveInt parses a count of 1 or more.
+func parsePositiveInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, errors.New("want a count, 1 or more")
+	}
+	return n, nil
+}
+
+// parseCountZeroMeansNone parses a count where "0" means "none": it becomes -1, the value that
+// says so in code.
+func parseCountZeroMeansNone(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a count, 0 or more")
+	}
+	if n == 0 {
+		n = -1
+	}
+	return n, nil
+}
+
 // forwardAddressSet reports whether the router's address is set (FLUENT_HOST and FLUENT_PORT
 // both bind to it).
 func forwardAddressSet(o *Options) bool { return o.Forward.Address != "" }
@@ -539,6 +609,26 @@ func positive[T int | time.Duration](v T) error {
 		return errors.New("want a positive duration")
 	}
 	return errors.New("want a positive size")
+}
+
+// sizeBetween checks a size in bytes against bounds given in KiB or MiB.
+func sizeBetween(lo, hi int) func(int) error {
+	return func(n int) error {
+		if n < lo || n > hi {
+			return fmt.Errorf("want %s to %s", showSize(lo), showSize(hi))
+		}
+		return nil
+	}
+}
+
+func showSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	}
+	return strconv.Itoa(n)
 }
 
 func between(lo, hi int) func(int) error {

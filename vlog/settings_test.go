@@ -171,11 +171,24 @@ func TestCodeWinsOverEveryVariable(t *testing.T) {
 		"VLOG_REDACT":                     {"false", func(o *Options) { o.Redaction = Bool(true) }},
 		"VLOG_REDACT_MASK":                {"***", func(o *Options) { o.Redact.Mask = "###" }},
 		"VLOG_REDACT_HASH_KEY":            {"0123456789abcdef-env", func(o *Options) { o.Redact.HashKey = []byte("0123456789abcdef-code") }},
+		"VLOG_HOLD":                       {"true", func(o *Options) { o.Holding = Bool(false) }},
+		"VLOG_HOLD_BELOW":                 {"warn", func(o *Options) { o.Hold.Below = slog.LevelDebug }},
+		"VLOG_HOLD_FLUSH_LEVEL":           {"warn", func(o *Options) { o.Hold.FlushLevel = slog.LevelError + 4 }},
+		"VLOG_HOLD_SCOPE_SIZE":            {"1MiB", func(o *Options) { o.Hold.ScopeSize = 4 << 10 }},
+		"VLOG_HOLD_TOTAL_SIZE":            {"1GiB", func(o *Options) { o.Hold.TotalSize = 1 << 20 }},
+		"VLOG_HOLD_MAX_AGE":               {"5m", func(o *Options) { o.Hold.MaxAge = time.Minute }},
+		"VLOG_DEBUG_SAMPLE_RATE":          {"0.5", func(o *Options) { o.DebugSampleRate = -1 }},
+		"VLOG_RATE_LIMIT":                 {"true", func(o *Options) { o.RateLimiting = Bool(false) }},
+		"VLOG_RATE_LIMIT_FIRST":           {"10", func(o *Options) { o.RateLimit.First = 1000 }},
+		"VLOG_RATE_LIMIT_THEREAFTER":      {"0", func(o *Options) { o.RateLimit.Thereafter = 10 }},
+		"VLOG_RATE_LIMIT_INTERVAL":        {"1m", func(o *Options) { o.RateLimit.Interval = time.Second }},
+		"VLOG_RATE_LIMIT_BELOW":           {"warn", func(o *Options) { o.RateLimit.Below = slog.LevelError + 1 }},
 		"VLOG_ECS_METADATA_TIMEOUT":       {"0", func(o *Options) { o.ECSMetadataTimeout = time.Second }},
 		"VLOG_STOP_TIMEOUT":               {"1m", func(o *Options) { o.StopTimeout = time.Second }},
 	}
 	// The lists the variables add to, and what ECS sets, are not "code wins" settings.
-	adds := map[string]bool{"VLOG_REDACT_KEYS": true, "VLOG_REDACT_IGNORE_KEYS": true, "VLOG_REDACT_DISABLE_RULES": true}
+	adds := map[string]bool{"VLOG_REDACT_KEYS": true, "VLOG_REDACT_IGNORE_KEYS": true, "VLOG_REDACT_DISABLE_RULES": true,
+		"VLOG_RATE_LIMIT_EXEMPT": true}
 	for _, s := range settings {
 		if s.Field == "" || adds[s.Var] {
 			require.False(t, s.Field == "" && s.bind.set != nil, "%s: a binding without a field", s.Var)

@@ -19,6 +19,7 @@ type Logger struct {
 	*slog.Logger
 
 	level    *slog.LevelVar
+	h        *handlers.JSONHandler // the root handler; nil in tests that build a Logger by hand
 	output   output.Output
 	cfg      *config
 	redactor *redact.Redactor // nil when redaction is off
@@ -54,15 +55,35 @@ func New(opts *Options) (*Logger, error) {
 		hopts.Redactor = red
 	}
 	h = handlers.NewJSONHandler(out, hopts)
-	l := &Logger{Logger: slog.New(h), level: cfg.level, output: out, cfg: cfg, redactor: red}
+	l := &Logger{Logger: slog.New(h), level: cfg.level, h: h, output: out, cfg: cfg, redactor: red}
 	l.reportStart()
 	l.warnECS()
 	return l, nil
 }
 
 // handlerOptions are the JSONHandler options of the resolved configuration: the schema's fixed
-// fields, the ECS metadata and the static fields, the level and the source option.
+// fields, the ECS metadata and the static fields, the level and the source option, and the
+// volume controls that are on.
 func (c *config) handlerOptions() *handlers.Options {
+	o := c.baseHandlerOptions()
+	if isTrue(c.opts.Holding) {
+		ho := *c.opts.Hold
+		o.Hold = &ho
+	}
+	if c.opts.DebugSampleRate > 0 {
+		o.DebugSampleRate = c.opts.DebugSampleRate
+	}
+	if isTrue(c.opts.RateLimiting) {
+		rl := *c.opts.RateLimit
+		rl.Exempt = append(slices.Clip(rl.Exempt), accessMessage)
+		o.RateLimit = &rl
+	}
+	return o
+}
+
+// baseHandlerOptions are handlerOptions without the volume controls, for the handlers that
+// encode only the library's own records.
+func (c *config) baseHandlerOptions() *handlers.Options {
 	return &handlers.Options{
 		Level:      c.level,
 		FlushLevel: c.flushLevel,
@@ -121,20 +142,69 @@ func Setup(opts *Options) (*Logger, error) {
 
 // Flush delivers what is buffered, by ctx's deadline, without closing the Logger: before
 // os.Exit, at the end of a short-lived job, after a record that must not be lost. It reports
-// what it could not deliver in time (those records stay buffered).
-func (l *Logger) Flush(ctx context.Context) error { return l.output.Flush(ctx) }
+// what it could not deliver in time (those records stay buffered). With the rate limit on, the
+// records it suppressed and has not reported yet are reported first.
+func (l *Logger) Flush(ctx context.Context) error {
+	l.reportSuppressed()
+	return l.output.Flush(ctx)
+}
 
 // Close delivers what is still pending by ctx's deadline and releases the output. Call it once,
-// at shutdown; see the output's documentation for records logged afterwards.
-func (l *Logger) Close(ctx context.Context) error { return l.output.Close(ctx) }
+// at shutdown; see the output's documentation for records logged afterwards. With the rate
+// limit on, the records it suppressed and has not reported yet are reported first.
+func (l *Logger) Close(ctx context.Context) error {
+	l.reportSuppressed()
+	return l.output.Close(ctx)
+}
 
-// Stats returns a snapshot of the output's counters.
+func (l *Logger) reportSuppressed() {
+	if l.h != nil {
+		l.h.ReportSuppressed()
+	}
+}
+
+// Stats returns a snapshot of the output's counters, with the redaction counts and the volume
+// controls' counts (Stats().Volume, nil when they are off).
 func (l *Logger) Stats() Stats {
 	s := l.output.Stats()
 	if l.redactor != nil {
 		s.Redacted = l.redactor.Counts()
 	}
+	if l.h != nil {
+		if v := l.h.VolumeStats(); v != nil {
+			s.Volume = (*output.VolumeStats)(v) // the same fields: the compiler checks it
+		}
+	}
 	return s
+}
+
+// Scope is one unit of work (a request, a queue message) whose records are held or sampled
+// together: see handlers.Scope, StartScope and docs/volume.md.
+type Scope = handlers.Scope
+
+// StartScope starts a scope for work that is not an HTTP request served through Middleware (a
+// queue message, a batch job's item) on the Logger: the records logged with the returned
+// context (or one derived from it) below VLOG_HOLD_BELOW are held, with holding on, and
+// written only if the work fails (a record at VLOG_HOLD_FLUSH_LEVEL, or scope.Flush()); with
+// VLOG_DEBUG_SAMPLE_RATE, the scope may log at debug in full. End the scope when the work is
+// done:
+//
+//	ctx, scope := logger.StartScope(ctx)
+//	defer scope.End()
+//
+// With neither holding nor sampling on, it returns ctx and a nil *Scope, whose methods do
+// nothing.
+func (l *Logger) StartScope(ctx context.Context) (context.Context, *Scope) {
+	if l.h == nil {
+		return ctx, nil
+	}
+	return l.h.StartScope(ctx)
+}
+
+// StartScope is Logger.StartScope on the handler of slog.Default() (the Logger that Setup
+// installed), or does nothing (ctx and a nil *Scope) when that handler is not vlog's.
+func StartScope(ctx context.Context) (context.Context, *Scope) {
+	return handlers.StartScope(ctx, slog.Default().Handler())
 }
 
 // Redactor returns the redactor the Logger applies, nil when redaction is off. It can wrap other

@@ -6,6 +6,18 @@
 //	curl -s -XPOST localhost:3000/orders -d '{"user_id":42,"items":[{"sku":"A1","qty":2,"price":9.99}]}'
 //	curl -s localhost:3000/orders/1
 //
+// Holding is on (VLOG_HOLD=true unless the environment says otherwise): the service logs at
+// info, and each request's debug records are held and written only if the request fails. An
+// order with an item whose sku is "boom" makes the store fail with a 500:
+//
+//	curl -s -XPOST localhost:3000/orders -d '{"user_id":7,"items":[{"sku":"boom","qty":1,"price":1}]}'
+//
+// and that request's debug records ("order decoded", "order line priced", "storing order", with
+// their own event_time) appear just before its "order not stored" error, followed by the notice
+// "vlog: wrote 3 held records ..."; the successful requests show no debug record. The counts
+// are in /metrics (vlog_held_flushed_total, vlog_held_discarded_total). VLOG_HOLD=false turns
+// it off; VLOG_DEBUG_SAMPLE_RATE=0.01 also logs 1% of the requests at debug in full.
+//
 // It is written only against vlog's public API.
 package main
 
@@ -31,7 +43,12 @@ func main() {
 }
 
 func run() error {
-	logger, err := vlog.Setup(nil)
+	// Holding is this example's default; the environment may still turn it off.
+	opts := &vlog.Options{}
+	if os.Getenv("VLOG_HOLD") == "" {
+		opts.Holding = vlog.Bool(true)
+	}
+	logger, err := vlog.Setup(opts)
 	if err != nil {
 		return err
 	}

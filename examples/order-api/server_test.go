@@ -83,3 +83,64 @@ func TestOrderAPI(t *testing.T) {
 	require.Equal(t, "bad order request", recs[5]["msg"])
 	require.Equal(t, "an order needs at least one item", recs[5]["err"])
 }
+
+// TestOrderAPIHoldsDebugOnFailure: with holding on, as in main, the debug records of the
+// request that fails (an item with sku "boom") are written, before its error record; those of
+// the requests that succeed are not.
+func TestOrderAPIHoldsDebugOnFailure(t *testing.T) {
+	var out bytes.Buffer
+	logger, err := vlog.New(&vlog.Options{Writer: &out, Holding: vlog.Bool(true),
+		Environ: []string{"SERVICE=order-api", "ENV=test", "VERSION=1.0.0"}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(newServer(logger.Logger, newStore()))
+	defer srv.Close()
+	post := func(id, body string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/orders", strings.NewReader(body))
+		req.Header.Set("X-Request-Id", id)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusCreated, post("good-1", `{"user_id":1,"items":[{"sku":"A1","qty":2,"price":9.99}]}`))
+	require.Equal(t, http.StatusInternalServerError, post("bad-1", `{"user_id":7,"items":[{"sku":"A1","qty":1,"price":1},{"sku":"boom","qty":1,"price":1}]}`))
+	require.Equal(t, http.StatusCreated, post("good-2", `{"user_id":2,"items":[{"sku":"B2","qty":1,"price":5}]}`))
+	require.NoError(t, logger.Flush(context.Background()))
+
+	var got []string
+	var heldTimes []string
+	var errorTime string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		got = append(got, m["request_id"].(string)+" "+m["level"].(string)+" "+m["msg"].(string))
+		if m["request_id"] == "bad-1" && m["level"] == "debug" {
+			heldTimes = append(heldTimes, m["event_time"].(string))
+		}
+		if m["msg"] == "order not stored" {
+			errorTime = m["event_time"].(string)
+			require.Contains(t, m["err"], "boom")
+		}
+	}
+	require.Equal(t, []string{
+		"good-1 info order created",
+		"good-1 info http request",
+		"bad-1 debug order decoded",
+		"bad-1 debug order line priced",
+		"bad-1 debug order line priced",
+		"bad-1 debug storing order",
+		"bad-1 info vlog: wrote 4 held records of this scope, held below info",
+		"bad-1 error order not stored",
+		"bad-1 error http request",
+		"good-2 info order created",
+		"good-2 info http request",
+	}, got)
+	// The held records keep their own time: they were logged before the error.
+	require.Len(t, heldTimes, 4)
+	for _, ts := range heldTimes {
+		require.Less(t, ts, errorTime)
+	}
+	st := logger.Stats().Volume
+	require.Equal(t, uint64(4), st.Flushed)
+	require.Equal(t, uint64(6), st.Discarded, "3 debug records for each good request")
+}

@@ -54,6 +54,10 @@ type Stats struct {
 	// Redacted counts the values masked by redaction, by rule (see go.vlog.dev/redact); nil
 	// when redaction is off. Filled in by vlog.Logger.Stats.
 	Redacted map[string]uint64
+	// Volume are the counters of the handler's volume controls (held records, sampled
+	// scopes, the rate limit: records that never reached the output, so none of them is a
+	// drop); nil when they are all off. Filled in by vlog.Logger.Stats.
+	Volume *VolumeStats
 	// Fallback is the state of the router -> VictoriaLogs fallback; nil without one.
 	Fallback *FallbackStatus
 	// Outputs are the counters of each output of a Multi, in order (the fields above are
@@ -80,4 +84,14 @@ func (d Drops) Total() uint64 { return d.BufferFull + d.WriteError + d.Oversize 
 type errorAt struct {
 	msg string
 	at  time.Time
+}
+
+// VolumeStats are the counters of the handler's volume controls: the fields of
+// handlers.VolumeStats (this package cannot import the handler's), which documents them.
+type VolumeStats struct {
+	Scopes, SampledScopes            uint64
+	Held, Flushed, Discarded         uint64
+	EvictedScopeCap, EvictedTotalCap uint64
+	HeldRecords, HeldBytes           int64
+	Suppressed                       uint64
 }
