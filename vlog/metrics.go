@@ -143,6 +143,17 @@ var metrics = []metric{
 	{name: "vlog_output_buffer_records", kind: gauge, labels: []string{"output"},
 		help:    "Records waiting in each output's buffer.",
 		samples: perOutput(func(s Stats) float64 { return float64(s.BufferedRecords) })},
+	{name: "vlog_output_buffer_size_bytes", kind: gauge, labels: []string{"output"},
+		help: "The bound of each buffered output's buffer, in bytes (VLOG_BUFFER_SIZE): vlog_output_buffer_bytes / vlog_output_buffer_size_bytes is how full it is.",
+		samples: func(src *metricSource) []sample {
+			var out []sample
+			for _, s := range src.outputs() {
+				if s.BufferSize > 0 {
+					out = append(out, sample{[]string{s.Output}, float64(s.BufferSize)})
+				}
+			}
+			return out
+		}},
 	{name: "vlog_output_state", kind: gauge, labels: []string{"output", "state"},
 		help: "1 for each output's state (ok, failing: its last delivery failed, closed), 0 for the others.",
 		samples: func(src *metricSource) []sample {
@@ -248,7 +259,7 @@ const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 //	vlog_redactions_total{rule}, vlog_fallback_switches_total, vlog_fallback_active,
 //	vlog_output_records_enqueued_total{output}, vlog_output_records_delivered_total{output},
 //	vlog_output_records_dropped_total{output,reason}, vlog_output_retries_total{output},
-//	vlog_output_buffer_bytes{output}, vlog_output_buffer_records{output},
+//	vlog_output_buffer_bytes{output}, vlog_output_buffer_records{output}, vlog_output_buffer_size_bytes{output},
 //	vlog_output_state{output,state}, vlog_scopes_total, vlog_scopes_sampled_total,
 //	vlog_held_total, vlog_held_flushed_total, vlog_held_discarded_total,
 //	vlog_held_evicted_total{cap}, vlog_held_records, vlog_held_bytes,

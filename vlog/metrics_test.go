@@ -305,7 +305,7 @@ func TestMetricsTable(t *testing.T) {
 		for _, l := range m.labels {
 			require.Regexp(t, labelNameRE, l)
 		}
-		full := &metricSource{stats: Stats{Redacted: map[string]uint64{}, Fallback: &output.FallbackStatus{}, Volume: &output.VolumeStats{}}}
+		full := &metricSource{stats: Stats{Redacted: map[string]uint64{}, Fallback: &output.FallbackStatus{}, Volume: &output.VolumeStats{}, BufferSize: 1}}
 		require.NotEmpty(t, m.samples(full), m.name)
 	}
 }
@@ -383,8 +383,8 @@ func TestMetricsHandlerMethods(t *testing.T) {
 	for sc.Scan() {
 		lines++
 	}
-	require.Equal(t, 3*(len(metrics)-3-volumeMetrics())+3+3+2, lines,
-		"HELP and TYPE per family, one sample each but 4 for dropped (twice: total and the one output) and 3 for the output's state; no redactions (the fake has no redactor), no fallback metrics (no fallback), no volume metrics (no volume controls)")
+	require.Equal(t, 3*(len(metrics)-4-volumeMetrics())+3+3+2, lines,
+		"HELP and TYPE per family, one sample each but 4 for dropped (twice: total and the one output) and 3 for the output's state; no redactions (the fake has no redactor), no fallback metrics (no fallback), no volume metrics (no volume controls), no buffer size (the fake has no buffer)")
 }
 
 func TestPublishExpvar(t *testing.T) {

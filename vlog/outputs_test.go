@@ -49,6 +49,7 @@ func TestDualWrite(t *testing.T) {
 	require.Contains(t, rec.Body.String(), "\nvlog_records_delivered_total 202\n")
 	require.Contains(t, rec.Body.String(), "\nvlog_output_records_delivered_total{output=\"stdout\"} 101\n")
 	require.Contains(t, rec.Body.String(), "\nvlog_output_records_delivered_total{output=\"victorialogs\"} 101\n")
+	require.Contains(t, rec.Body.String(), "\nvlog_output_buffer_size_bytes{output=\"victorialogs\"} 8388608\n")
 }
 
 // TestForwardAndVictoriaLogsListed: with both listed, VictoriaLogs gets every record directly,

@@ -637,6 +637,7 @@ func (o *Buffered) maybeNotice() {
 	msg := fmt.Sprintf("vlog: dropped %d records since %s (totals: buffer full %d, oversize %d, write error %d, closed %d)",
 		n, since.Format(time.RFC3339Nano), d.BufferFull, d.Oversize, d.WriteError, d.Closed)
 	rec := o.hooks.Notice(nil, slog.LevelWarn, msg,
+		slog.String("vlog_output", o.t.Name()),
 		slog.Uint64("vlog_dropped", n),
 		slog.Time("vlog_dropped_since", since),
 		slog.Uint64("vlog_dropped_buffer_full_total", d.BufferFull),
@@ -708,6 +709,7 @@ func (o *Buffered) Stats() Stats {
 		Retried:         o.retried.Load(),
 		BufferedBytes:   int64(bytes),
 		BufferedRecords: int64(records),
+		BufferSize:      int64(o.opts.Size),
 	}
 	if e := o.lastErr.Load(); e != nil {
 		s.LastError, s.LastErrorTime = e.msg, e.at

@@ -315,6 +315,7 @@ func TestBufferDropNotice(t *testing.T) {
 	require.Equal(t, "warn", notice["level"])
 	require.Equal(t, "svc", notice["service"])
 	require.Equal(t, fmt.Sprint(dropped), fmt.Sprint(notice["vlog_dropped_buffer_full_total"]))
+	require.Equal(t, "fake", notice["vlog_output"], "the notice names its output")
 	require.Contains(t, notice, "vlog_dropped_since")
 	require.NoError(t, o.Close(context.Background()))
 	vtest.CheckInvariant(t, o.Stats())

@@ -101,6 +101,7 @@ func (m *Multi) Stats() Stats {
 		t.Dropped.Closed += s.Dropped.Closed
 		t.BufferedBytes += s.BufferedBytes
 		t.BufferedRecords += s.BufferedRecords
+		t.BufferSize += s.BufferSize
 		if s.LastErrorTime.After(t.LastErrorTime) {
 			t.LastError, t.LastErrorTime = s.LastError, s.LastErrorTime
 		}

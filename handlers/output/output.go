@@ -47,6 +47,9 @@ type Stats struct {
 	Retried uint64
 	// BufferedBytes and BufferedRecords are what waits in the output's buffer now.
 	BufferedBytes, BufferedRecords int64
+	// BufferSize is the bound of the output's buffer in bytes (BufferOptions.Size); 0 for an
+	// output without a buffer (Direct).
+	BufferSize int64
 	// LastError is the most recent delivery error, "" if none, with credentials removed.
 	LastError string
 	// LastErrorTime is when LastError happened.
