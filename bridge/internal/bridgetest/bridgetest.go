@@ -1,0 +1,323 @@
+// Package bridgetest holds what the tests of the bridge share: a strict fake VictoriaLogs, the
+// CloudWatch Logs subscription event, the on-failure destination record and the SQS event in
+// their real formats, and generators of maximum-size subscription messages.
+package bridgetest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/zstd"
+
+	"go.vlog.dev/handlers/victorialogs"
+)
+
+// EncodeEvent returns the Lambda payload CloudWatch Logs sends for the subscription message
+// js (any JSON layout: it is compacted, as CloudWatch Logs writes it): {"awslogs":{"data":
+// "<base64 of the gzip of js>"}}. The gzip is compress/gzip's, independent of the decoder's.
+func EncodeEvent(t testing.TB, js []byte) []byte {
+	t.Helper()
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, js); err != nil {
+		t.Fatalf("fixture is not JSON: %v", err)
+	}
+	return EncodeRaw(t, compact.Bytes())
+}
+
+// EncodeRaw is EncodeEvent for bytes taken as they are (for invalid UTF-8 and broken JSON).
+func EncodeRaw(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	ev, _ := json.Marshal(map[string]map[string]string{"awslogs": {"data": base64.StdEncoding.EncodeToString(gz.Bytes())}})
+	return ev
+}
+
+// DestinationRecord is what Lambda sends to the on-failure destination after the retries of
+// the asynchronous invocation with payload event.
+func DestinationRecord(event []byte) []byte {
+	return []byte(`{"version":"1.0","timestamp":"2026-12-02T04:40:00.000Z","requestContext":{"requestId":"e4b46cbf-b738-4a8e-8880-a18cdf61200e","functionArn":"arn:aws:lambda:eu-west-1:123456789012:function:vlog-bridge:$LATEST","condition":"RetriesExhausted","approximateInvokeCount":3},"requestPayload":` +
+		string(event) + `,"responseContext":{"statusCode":200,"executedVersion":"$LATEST","functionError":"Unhandled"},"responsePayload":{"errorMessage":"bridge: 14 of 14 records not delivered","errorType":"DeliveryError"}}`)
+}
+
+// SQSEvent is the event an SQS event source mapping invokes the function with, one record per
+// body (message ids m1, m2, ...).
+func SQSEvent(bodies ...[]byte) []byte {
+	var recs []string
+	for i, b := range bodies {
+		body, _ := json.Marshal(string(b))
+		recs = append(recs, fmt.Sprintf(`{"messageId":"m%d","receiptHandle":"AQEB...%d","body":%s,"attributes":{"ApproximateReceiveCount":"1","SentTimestamp":"1796186400000","SenderId":"AROAEXAMPLE:awslambda_1","ApproximateFirstReceiveTimestamp":"1796186400001"},"messageAttributes":{},"md5OfBody":"x","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:eu-west-1:123456789012:vlog-bridge-failures","awsRegion":"eu-west-1"}`, i+1, i+1, body))
+	}
+	return []byte(`{"Records":[` + strings.Join(recs, ",") + `]}`)
+}
+
+// VictoriaLogs is a strict fake VictoriaLogs /insert/jsonline, written for this module (vlog's
+// internal/vtest cannot be imported from here): it fails the test on any request VictoriaLogs
+// would treat differently from what the bridge intends (wrong method, path, content type
+// (VictoriaLogs v1.26 reads a form-encoded body as form values and stores nothing), encoding,
+// parameters, tenant, auth), and on any line that is not one JSON object with the fields
+// every bridge record has, or that is over the line limit. It keeps the records it accepted.
+type VictoriaLogs struct {
+	t   testing.TB
+	srv *httptest.Server
+	URL string
+
+	WantStream   string // _stream_fields expected
+	WantEncoding string // "zstd", "gzip" or "none"; default the transport's default (victorialogs.DefaultCompression)
+	WantAuth     string
+	WantTenant   string // "AccountID:ProjectID"; "" none
+	MaxLine      int    // the largest line without its newline
+	// Required are the fields every record must have (strings), besides event_time and msg.
+	Required []string
+
+	fault atomic.Pointer[func(n int64, w http.ResponseWriter, r *http.Request) bool]
+
+	Requests atomic.Int64
+	mu       sync.Mutex
+	records  []map[string]any
+}
+
+// NewVictoriaLogs starts a fake VictoriaLogs expecting the given stream fields and line limit,
+// closed at the end of the test.
+func NewVictoriaLogs(t testing.TB, stream string, maxLine int, required ...string) *VictoriaLogs {
+	f := newVictoriaLogs(t, stream, maxLine, required)
+	f.srv.Start()
+	f.URL = f.srv.URL
+	return f
+}
+
+// NewVictoriaLogsTLS is NewVictoriaLogs over https, with a certificate of its own: CAFile
+// names a PEM file of it, for VLOG_VICTORIALOGS_CA_FILE.
+func NewVictoriaLogsTLS(t testing.TB, stream string, maxLine int, required ...string) (f *VictoriaLogs, caFile string) {
+	f = newVictoriaLogs(t, stream, maxLine, required)
+	f.srv.StartTLS()
+	f.URL = f.srv.URL
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f, caFile
+}
+
+func newVictoriaLogs(t testing.TB, stream string, maxLine int, required []string) *VictoriaLogs {
+	f := &VictoriaLogs{t: t, WantStream: stream, WantEncoding: victorialogs.DefaultCompression, MaxLine: maxLine, Required: required}
+	f.srv = httptest.NewUnstartedServer(f)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// SetFault makes fn see every request first (n counts them from 1); when it returns true it
+// has answered, and the request is not checked or kept. nil removes it.
+func (f *VictoriaLogs) SetFault(fn func(n int64, w http.ResponseWriter, r *http.Request) bool) {
+	if fn == nil {
+		f.fault.Store(nil)
+		return
+	}
+	f.fault.Store(&fn)
+}
+
+func (f *VictoriaLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := f.Requests.Add(1)
+	if fp := f.fault.Load(); fp != nil && (*fp)(n, w, r) {
+		return
+	}
+	fail := func(format string, args ...any) {
+		f.t.Errorf("fake VictoriaLogs: "+format, args...)
+		http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/insert/jsonline" {
+		fail("want POST /insert/jsonline, got %s %s", r.Method, r.URL.Path)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/stream+json" {
+		fail("Content-Type %q", ct)
+		return
+	}
+	q := r.URL.Query()
+	for k, v := range map[string]string{"_msg_field": "msg", "_time_field": "event_time", "_stream_fields": f.WantStream} {
+		if q.Get(k) != v {
+			fail("%s=%q, want %q", k, q.Get(k), v)
+			return
+		}
+	}
+	if got := r.Header.Get("Authorization"); got != f.WantAuth {
+		fail("Authorization %q, want %q", got, f.WantAuth)
+		return
+	}
+	if got := r.Header.Get("AccountID") + ":" + r.Header.Get("ProjectID"); f.WantTenant == "" && got != ":" || f.WantTenant != "" && got != f.WantTenant {
+		fail("tenant %q, want %q", got, f.WantTenant)
+		return
+	}
+	var body io.Reader = r.Body
+	switch enc := r.Header.Get("Content-Encoding"); {
+	case f.WantEncoding == "none" && enc == "":
+	case enc != f.WantEncoding:
+		fail("Content-Encoding %q, want %q", enc, f.WantEncoding)
+		return
+	case enc == "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			fail("gzip: %v", err)
+			return
+		}
+		body = zr
+	case enc == "zstd":
+		zr, err := zstd.NewReader(r.Body, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			fail("zstd: %v", err)
+			return
+		}
+		defer zr.Close()
+		body = zr
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		fail("body: %v", err)
+		return
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		fail("the body does not end with a newline")
+		return
+	}
+	var recs []map[string]any
+	for i, line := range bytes.Split(data[:len(data)-1], []byte("\n")) {
+		if len(line) > f.MaxLine {
+			fail("line %d: %d bytes, over the limit of %d", i, len(line), f.MaxLine)
+			return
+		}
+		if !utf8.Valid(line) {
+			fail("line %d is not valid UTF-8", i)
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		var rec map[string]any
+		if err := dec.Decode(&rec); err != nil || dec.More() {
+			fail("line %d is not one JSON object (%v): %.200s", i, err, line)
+			return
+		}
+		et, _ := rec["event_time"].(string)
+		if _, err := time.Parse(time.RFC3339Nano, et); err != nil {
+			fail("line %d: event_time %q: %v", i, rec["event_time"], err)
+			return
+		}
+		if _, ok := rec["msg"].(string); !ok {
+			fail("line %d: msg is %T, want a string", i, rec["msg"])
+			return
+		}
+		for _, k := range f.Required {
+			if _, ok := rec[k].(string); !ok {
+				fail("line %d: no %s: %.300s", i, k, line)
+				return
+			}
+		}
+		recs = append(recs, rec)
+	}
+	f.mu.Lock()
+	f.records = append(f.records, recs...)
+	f.mu.Unlock()
+}
+
+// Records returns the records accepted so far.
+func (f *VictoriaLogs) Records() []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]any(nil), f.records...)
+}
+
+// ByField returns the records accepted by the value of field, and fails on a duplicate.
+func (f *VictoriaLogs) ByField(t testing.TB, field string) map[string]map[string]any {
+	t.Helper()
+	m := map[string]map[string]any{}
+	for _, r := range f.Records() {
+		id, _ := r[field].(string)
+		if _, dup := m[id]; dup {
+			t.Errorf("record %s delivered twice", id)
+		}
+		m[id] = r
+	}
+	return m
+}
+
+// PutLogEvents' limits, which bound what one subscription message holds: 1,048,576 bytes of
+// messages, each counted with 26 bytes of overhead, and 10,000 events.
+const (
+	CWBatchBytes    = 1 << 20
+	CWEventOverhead = 26
+	CWMaxEvents     = 10000
+)
+
+// VlogRecord is the n-th record of a service logging through vlog at about the given time.
+func VlogRecord(n int, at time.Time, tag string) string {
+	routes := []string{"/orders", "/orders/{id}", "/healthz", "/payments/{id}/capture"}
+	rec := fmt.Sprintf(`{"event_time":"%s","level":"info","msg":"request","service":"order-api","env":"prod","version":"1.4.2","request_id":"%s%024x","trace_id":"%032x","ecs_cluster":"prod","ecs_task_arn":"arn:aws:ecs:eu-west-1:123456789012:task/prod/5f1e0c8a9b7d4e3f8a2b1c0d9e8f7a6b","container":"order-api","method":"GET","route":"%s","status":200,"bytes":%d,"duration_ms":%d.%03d,"tag":"%s"}`,
+		at.UTC().Format("2006-01-02T15:04:05.000000000Z"), "req-", n, n*7919, routes[n%len(routes)], 100+n%5000, n%97, n%1000, tag)
+	return rec
+}
+
+// DataMessage returns a DATA_MESSAGE of the given messages, logged from base on, one
+// millisecond apart, with event ids from idBase.
+func DataMessage(t testing.TB, messages []string, base time.Time, idBase int) []byte {
+	t.Helper()
+	type ev struct {
+		ID        string `json:"id"`
+		Timestamp int64  `json:"timestamp"`
+		Message   string `json:"message"`
+	}
+	evs := make([]ev, len(messages))
+	for i, m := range messages {
+		evs[i] = ev{ID: fmt.Sprintf("3829174023478010293847561029384756102938475%013d", idBase+i), Timestamp: base.Add(time.Duration(i) * time.Millisecond).UnixMilli(), Message: m}
+	}
+	js, err := json.Marshal(map[string]any{
+		"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/ecs/order-api",
+		"logStream": "ecs/order-api/5f1e0c8a9b7d4e3f8a2b1c0d9e8f7a6b", "subscriptionFilters": []string{"vlog-bridge"}, "logEvents": evs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// Records returns a DATA_MESSAGE of n vlog records.
+func Records(t testing.TB, n int, baseMillis int64) []byte {
+	base := time.UnixMilli(baseMillis)
+	msgs := make([]string, n)
+	for i := range msgs {
+		msgs[i] = VlogRecord(i, base.Add(time.Duration(i)*time.Millisecond), "max")
+	}
+	return DataMessage(t, msgs, base, 0)
+}
+
+// MaxSizeMessage returns the largest DATA_MESSAGE CloudWatch Logs makes of vlog's records: as
+// many as fit PutLogEvents' 1 MiB, and their count.
+func MaxSizeMessage(t testing.TB, base time.Time, tag string, idBase int) ([]byte, int) {
+	var msgs []string
+	size := 0
+	for i := 0; len(msgs) < CWMaxEvents; i++ {
+		m := VlogRecord(idBase+i, base.Add(time.Duration(i)*time.Millisecond), tag)
+		if size+len(m)+CWEventOverhead > CWBatchBytes {
+			break
+		}
+		size += len(m) + CWEventOverhead
+		msgs = append(msgs, m)
+	}
+	return DataMessage(t, msgs, base, idBase), len(msgs)
+}
