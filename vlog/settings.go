@@ -172,7 +172,7 @@ var settings = []setting{
 		field(func(o *Options) *time.Duration { return &o.Forward.Timeout }, parseDuration, positive[time.Duration])},
 	{"VLOG_FLUENT_MAX_MESSAGE_SIZE", "Forward.MaxMessageSize", "`6144000`", "largest forward message (Fluent Bit's `buffer_max_size`); larger batches go as several",
 		field(func(o *Options) *int { return &o.Forward.MaxMessageSize }, parseSize, positive[int])},
-	{"VLOG_FLUENT_MAX_LINE_SIZE", "Forward.MaxLineSize", "`64KiB`", "longer records are cut (schema fields kept, `vlog_truncated` added); 1 KiB to 256 KiB",
+	{"VLOG_FLUENT_MAX_LINE_SIZE", "Forward.MaxLineSize", "`64KiB`", "longer records are cut (schema fields kept, `vlog_truncated` added); 1 KiB to 256 KiB less one byte",
 		field(func(o *Options) *int { return &o.Forward.MaxLineSize }, parseSize, schema.CheckMaxLineSize)},
 
 	{"VICTORIALOGS_URL", "VictoriaLogs.URLs", "", "VictoriaLogs base URL(s), comma-separated, or a full `/insert/jsonline` URL; credentials in it become basic auth",
@@ -197,7 +197,7 @@ var settings = []setting{
 		field(func(o *Options) *string { return &o.VictoriaLogs.CAFile }, parseText, nil)},
 	{"VLOG_VICTORIALOGS_TIMEOUT", "VictoriaLogs.Timeout", "`10s`", "per request",
 		field(func(o *Options) *time.Duration { return &o.VictoriaLogs.Timeout }, parseDuration, positive[time.Duration])},
-	{"VLOG_VICTORIALOGS_MAX_LINE_SIZE", "VictoriaLogs.MaxLineSize", "`64KiB`", "longer records are cut (schema and stream fields kept, `vlog_truncated` added); 1 KiB to 256 KiB",
+	{"VLOG_VICTORIALOGS_MAX_LINE_SIZE", "VictoriaLogs.MaxLineSize", "`64KiB`", "longer records are cut (schema and stream fields kept, `vlog_truncated` added); 1 KiB to 256 KiB less one byte",
 		field(func(o *Options) *int { return &o.VictoriaLogs.MaxLineSize }, parseSize, schema.CheckMaxLineSize)},
 	{"VLOG_VICTORIALOGS_IN_FLIGHT", "VictoriaLogs.InFlight", "`2`", "batches sent at once (1 to 16)",
 		field(func(o *Options) *int { return &o.VictoriaLogs.InFlight }, parseInt, between(1, 16))},
