@@ -3,6 +3,7 @@ module go.vlog.dev
 go 1.24
 
 require (
+	github.com/klauspost/compress v1.18.0
 	github.com/stretchr/testify v1.11.1
 	github.com/tinylib/msgp v1.6.5
 )

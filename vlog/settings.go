@@ -203,9 +203,9 @@ var settings = []setting{
 		field(func(o *Options) *int { return &o.VictoriaLogs.InFlight }, parseInt, between(1, 16))},
 	{"VLOG_VICTORIALOGS_CONCURRENCY", "VictoriaLogs.Concurrency", "`1`", "requests one batch is split into (1 to 64)",
 		field(func(o *Options) *int { return &o.VictoriaLogs.Concurrency }, parseInt, between(1, 64))},
-	{"VLOG_VICTORIALOGS_COMPRESS", "VictoriaLogs.Compression", "`gzip`", "or `none` (uncompressed bodies: for loopback only)",
-		field(func(o *Options) *string { return &o.VictoriaLogs.Compression }, parseLower, oneOf("gzip", "none"))},
-	{"VLOG_VICTORIALOGS_GZIP_LEVEL", "VictoriaLogs.GzipLevel", "`1`", "a compress/gzip level: 1 to 9, -1 (gzip's default level, 6) or -2 (Huffman only); 0 (no compression) is refused: use `VLOG_VICTORIALOGS_COMPRESS=none`",
+	{"VLOG_VICTORIALOGS_COMPRESS", "VictoriaLogs.Compression", "`gzip`", "`gzip`, `zstd` (bodies 17% smaller for ~0.2 us more CPU per record; only where every hop passes zstd) or `none` (uncompressed: loopback only)",
+		field(func(o *Options) *string { return &o.VictoriaLogs.Compression }, parseLower, oneOf("gzip", "zstd", "none"))},
+	{"VLOG_VICTORIALOGS_GZIP_LEVEL", "VictoriaLogs.GzipLevel", "`1`", "a gzip level, numbered as compress/gzip numbers them: 1 to 9, -1 (the encoder's default) or -2 (Huffman only); 0 (no compression) is refused: use `VLOG_VICTORIALOGS_COMPRESS=none`",
 		field(func(o *Options) *int { return &o.VictoriaLogs.GzipLevel }, parseInt, victorialogs.CheckGzipLevel)},
 
 	{"VLOG_FILE_PATH", "File.Path", "", "the file output's file, on a volume shared with the sidecar agent; its directory must exist and be writable",

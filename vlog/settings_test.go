@@ -159,7 +159,7 @@ func TestCodeWinsOverEveryVariable(t *testing.T) {
 		"VLOG_VICTORIALOGS_MAX_LINE_SIZE": {"128KiB", func(o *Options) { o.VictoriaLogs.MaxLineSize = 4 << 10 }},
 		"VLOG_VICTORIALOGS_IN_FLIGHT":     {"4", func(o *Options) { o.VictoriaLogs.InFlight = 1 }},
 		"VLOG_VICTORIALOGS_CONCURRENCY":   {"4", func(o *Options) { o.VictoriaLogs.Concurrency = 1 }},
-		"VLOG_VICTORIALOGS_COMPRESS":      {"none", func(o *Options) { o.VictoriaLogs.Compression = "gzip" }},
+		"VLOG_VICTORIALOGS_COMPRESS":      {"zstd", func(o *Options) { o.VictoriaLogs.Compression = "gzip" }},
 		"VLOG_VICTORIALOGS_GZIP_LEVEL":    {"-1", func(o *Options) { o.VictoriaLogs.GzipLevel = 9 }},
 		"VLOG_FILE_PATH":                  {"/env/app.log", func(o *Options) { o.File.Path = "/code/app.log" }},
 		"VLOG_FILE_MAX_SIZE":              {"1MiB", func(o *Options) { o.File.MaxSize = 2 << 20 }},

@@ -77,7 +77,7 @@ func TestVictoriaLogsThroughHandler(t *testing.T) {
 	require.Equal(t, "prod", m["env"])
 	vs := vt.Stats()
 	require.Equal(t, uint64(n), vs.Records)
-	require.Less(t, vs.BytesSent, vs.BytesRaw/4, "gzip")
+	require.Less(t, vs.BytesSent, vs.BytesRaw/4, "compressed")
 	require.Zero(t, vs.RequestErrors)
 }
 
@@ -140,7 +140,10 @@ func TestVictoriaLogsOptionErrors(t *testing.T) {
 	f(Options{URLs: u("http://vl"), Concurrency: -1}, "Concurrency", "1 to 64")
 	f(Options{URLs: u("http://vl"), GzipLevel: 10}, "GzipLevel", "1 to 9")
 	f(Options{URLs: u("http://vl"), GzipLevel: -3}, "GzipLevel", "1 to 9")
-	f(Options{URLs: u("http://vl"), Compression: "zstd"}, "Compression", "gzip or none")
+	f(Options{URLs: u("http://vl"), Compression: "br"}, "Compression", "want gzip, zstd or none")
+	f(Options{URLs: u("http://vl"), Compression: "GZIP"}, "Compression", "want gzip, zstd or none")
+	f(Options{URLs: u("http://vl"), Compression: "zstd", GzipLevel: 6}, "GzipLevel", "Compression zstd")
+	f(Options{URLs: u("http://vl"), Compression: "gzip", GzipLevel: 10}, "GzipLevel", "1 to 9")
 	f(Options{URLs: u("http://vl"), Timeout: -time.Second}, "Timeout", "positive")
 	f(Options{URLs: u("https://vl"), CAFile: "/nonexistent/ca.pem"}, "CAFile", "no such file")
 	f(Options{URLs: u("https://vl"), CAFile: writeFile(t, "not a certificate")}, "CAFile", "no PEM certificate")
@@ -360,10 +363,95 @@ func TestVictoriaLogsSmallBatchOneRequest(t *testing.T) {
 
 func TestVictoriaLogsUncompressed(t *testing.T) {
 	f := vtest.NewVictoriaLogs(t)
-	f.WantGzip = false
+	f.WantGzip = false // the older spelling of WantEncoding "none"
 	vt := newVLT(t, &Options{URLs: []string{f.URL}, Compression: "none"})
 	require.NoError(t, vt.Send(context.Background(), bigBatch(1000, 300)))
 	require.Equal(t, 1000, f.Count())
+	require.Empty(t, f.Requests()[0].Header.Values("Content-Encoding"))
+	require.Equal(t, vt.Stats().BytesRaw, vt.Stats().BytesSent)
+}
+
+// TestVictoriaLogsCompressions: each compression sends its Content-Encoding and a body that
+// decodes to the batch (the fake decodes gzip with compress/gzip, independent of the
+// transport's klauspost/compress encoder); the default is gzip level 1; zstd's bodies are the
+// smallest.
+func TestVictoriaLogsCompressions(t *testing.T) {
+	require.Equal(t, vtest.DefaultEncoding, DefaultCompression, "the fake expects the default")
+	f := func(opts Options, wantEncoding string) uint64 {
+		t.Helper()
+		vl := vtest.NewVictoriaLogs(t)
+		vl.WantEncoding = wantEncoding
+		opts.URLs = []string{vl.URL}
+		vt := newVLT(t, &opts)
+		b := bigBatch(1000, 300)
+		require.NoError(t, vt.Send(context.Background(), b))
+		require.Equal(t, [][]byte{b.Data}, vl.Raw(), "the body decodes to the batch")
+		got := vl.Requests()[0].Header.Values("Content-Encoding")
+		if wantEncoding == "none" {
+			require.Empty(t, got)
+		} else {
+			require.Equal(t, []string{wantEncoding}, got)
+		}
+		s := vt.Stats()
+		require.Equal(t, uint64(len(b.Data)), s.BytesRaw)
+		return s.BytesSent
+	}
+	dflt, gz1, zs := f(Options{}, "gzip"), f(Options{Compression: "gzip", GzipLevel: gzip.BestSpeed}, "gzip"), f(Options{Compression: "zstd"}, "zstd")
+	gz9, none := f(Options{GzipLevel: gzip.BestCompression}, "gzip"), f(Options{Compression: "none"}, "none")
+	require.Equal(t, none, f(Options{Compression: "none", GzipLevel: 6}, "none"), "no level without compression")
+	require.Equal(t, gz1, dflt, "the default is gzip level 1")
+	require.Less(t, gz9, gz1)
+	require.Less(t, zs, gz1)
+	require.Less(t, gz1, none/4)
+
+	// The fake itself refuses another encoding than the one it expects.
+	ft := &fakeTB{TB: t}
+	vl := vtest.NewVictoriaLogs(ft)
+	vl.WantEncoding = "zstd"
+	vt := newVLT(t, &Options{URLs: []string{vl.URL}})
+	require.Error(t, vt.Send(context.Background(), outputtest.BatchOf(line(1, ""))))
+	require.Contains(t, ft.errors, `fake VictoriaLogs: Content-Encoding ["gzip"], want "zstd"`)
+}
+
+// fakeTB records the errors of the fake VictoriaLogs instead of failing the test.
+type fakeTB struct {
+	testing.TB
+	mu     sync.Mutex
+	errors string
+}
+
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errors += fmt.Sprintf(format, args...) + "\n"
+}
+
+// TestVictoriaLogsZstdConcurrent: batches compressed at once each get a zstd encoder of their
+// own (the -race run checks that none is shared), and every record arrives once; the encoders
+// start no goroutine.
+func TestVictoriaLogsZstdConcurrent(t *testing.T) {
+	vtest.CheckNoLeak(t)
+	vl := vtest.NewVictoriaLogs(t)
+	vl.WantEncoding = "zstd"
+	vt := newVLT(t, &Options{URLs: []string{vl.URL}, Concurrency: 4, InFlight: 4, Compression: "zstd"})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// 300 KB: 4 parts of one batch compressed in parallel.
+			b := &output.Batch{Seq: uint64(i + 1), Records: 1000}
+			pad := `,"pad":"` + strings.Repeat("x", 180) + `"`
+			for j := range 1000 {
+				b.Data = append(b.Data, line(i*1000+j, pad)...)
+			}
+			require.NoError(t, vt.Send(context.Background(), b))
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 8000, vl.Count())
+	require.Len(t, vl.Seqs(), 8000)
+	require.Equal(t, uint64(8000), vt.Stats().Records)
 }
 
 // TestVictoriaLogsGzipLevels: a level means what compress/gzip says; zero is the default
@@ -371,9 +459,10 @@ func TestVictoriaLogsUncompressed(t *testing.T) {
 // an uncompressed body here).
 func TestVictoriaLogsGzipLevels(t *testing.T) {
 	f := vtest.NewVictoriaLogs(t)
+	f.WantEncoding = "gzip"
 	sizes := map[int]int{}
 	for _, level := range []int{0, gzip.BestSpeed, gzip.DefaultCompression, gzip.BestCompression, gzip.HuffmanOnly} {
-		vt := newVLT(t, &Options{URLs: []string{f.URL}, GzipLevel: level})
+		vt := newVLT(t, &Options{URLs: []string{f.URL}, Compression: "gzip", GzipLevel: level})
 		body := bigBatch(1000, 300)
 		require.NoError(t, vt.Send(context.Background(), body))
 		sizes[level] = int(vt.Stats().BytesSent)
@@ -442,9 +531,11 @@ func TestVictoriaLogsResumesConcurrentBatches(t *testing.T) {
 	f.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) int {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		require.Equal(t, "gzip", r.Header.Get("Content-Encoding"))
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		require.NoError(t, err)
-		plain, _ := io.ReadAll(zr)
+		plain, err := io.ReadAll(zr)
+		require.NoError(t, err)
 		// The second half of each batch fails: its first line has a seq of 400-999 or 1400-1999.
 		var first struct{ Seq int }
 		require.NoError(t, json.Unmarshal(plain[:bytes.IndexByte(plain, '\n')], &first))

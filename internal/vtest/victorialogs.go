@@ -15,7 +15,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
+
+// DefaultEncoding is the Content-Encoding of the VictoriaLogs transport's default compression
+// (victorialogs.DefaultCompression, which this package cannot import: the transport's tests
+// import it), what the fake expects unless told otherwise.
+const DefaultEncoding = "gzip"
 
 // VictoriaLogs is the one fake VictoriaLogs of the test suites: an httptest server that checks
 // every request the way VictoriaLogs' /insert/jsonline does, and more strictly (the test fails
@@ -40,7 +47,14 @@ type VictoriaLogs struct {
 	WantAccount string
 	// WantStream is _stream_fields expected. Default service,env,ecs_cluster,container.
 	WantStream string
-	// WantGzip expects gzip bodies (the default) or, false, uncompressed ones.
+	// WantEncoding is the Content-Encoding expected: "gzip", "zstd", or "none" for
+	// uncompressed bodies (no Content-Encoding header). Default (""): DefaultEncoding (gzip)
+	// when WantGzip is true, "none" when it is false. Bodies are decoded with compress/gzip (a
+	// decoder independent of the transport's klauspost/compress gzip) and klauspost/compress's
+	// zstd (VictoriaLogs' decoder).
+	WantEncoding string
+	// WantGzip expects gzip bodies (the default) or, false, uncompressed ones: the older
+	// spelling of WantEncoding, ignored when that is set.
 	WantGzip bool
 	// MaxLine is the largest line accepted, newline included. Default 256 KiB.
 	MaxLine int
@@ -153,21 +167,43 @@ func (f *VictoriaLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail("tenant %q, want %q", got, f.WantAccount)
 		return
 	}
-	var body io.Reader = r.Body
-	if enc := r.Header.Get("Content-Encoding"); f.WantGzip != (enc == "gzip") {
-		fail("Content-Encoding %q", enc)
+	want := f.WantEncoding
+	switch {
+	case want == "" && f.WantGzip:
+		want = DefaultEncoding
+	case want == "":
+		want = "none"
+	case want != "none" && want != "gzip" && want != "zstd":
+		fail("WantEncoding %q: the fake knows gzip, zstd and none", want)
 		return
-	} else if enc == "gzip" {
+	}
+	encs := r.Header.Values("Content-Encoding")
+	enc := r.Header.Get("Content-Encoding")
+	if want == "none" && len(encs) > 0 || want != "none" && (len(encs) != 1 || enc != want) {
+		fail("Content-Encoding %q, want %q", encs, want)
+		return
+	}
+	var body io.Reader = r.Body
+	switch enc {
+	case "gzip":
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
 			fail("gzip: %v", err)
 			return
 		}
 		body = zr
+	case "zstd":
+		zr, err := zstd.NewReader(r.Body, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			fail("zstd: %v", err)
+			return
+		}
+		defer zr.Close()
+		body = zr
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {
-		fail("body: %v", err)
+		fail("body (Content-Encoding %q): %v", enc, err)
 		return
 	}
 	var got []map[string]any

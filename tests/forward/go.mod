@@ -12,5 +12,6 @@ require (
 
 require (
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/klauspost/compress v1.18.0 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
 )
