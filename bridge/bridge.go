@@ -22,10 +22,10 @@ import (
 // Defaults of Options.
 const (
 	// DefaultMaxLineSize is VictoriaLogs' default -insert.maxLineSizeBytes (256 KiB) minus
-	// one: VictoriaLogs v1.26 reads a line into a buffer of that size and skips a line that
-	// fills it without a newline, so a line of exactly 256 KiB is dropped (with the line after
-	// it); TestGatedLineLimit shows it against a real VictoriaLogs.
-	DefaultMaxLineSize = schema.VictoriaLogsMaxLine - 1
+	// one (schema.VictoriaLogsMaxLine): VictoriaLogs v1.26 reads a line into a buffer of that
+	// size and skips a line that fills it without a newline, so a line of exactly 256 KiB is
+	// dropped (with the line after it); TestGatedLineLimit shows it against a real VictoriaLogs.
+	DefaultMaxLineSize = schema.VictoriaLogsMaxLine
 	// DefaultDeadlineMargin is how long before the invocation's deadline sending stops.
 	DefaultDeadlineMargin = time.Second
 	// DefaultMaxDataSize bounds a decompressed subscription message.
