@@ -41,13 +41,14 @@ const (
 	DefaultInFlight = 2
 	// DefaultCompression is the compression of the bodies when Options.Compression is empty:
 	// gzip, github.com/klauspost/compress's, at DefaultGzipLevel. Chosen by measurement
-	// (benchmarks/README.md): half the application CPU per record of compress/gzip's level 1
-	// for bodies 6% smaller; zstd at its fastest makes bodies 17% smaller still, for more
-	// application CPU (about 0.2 µs per record) and no measurable saving in VictoriaLogs.
+	// (benchmarks/README.md): about half the CPU per record of compress/gzip's level 1 for
+	// bodies 6% smaller. zstd at its fastest makes bodies 17% smaller still, for about 0.2 µs
+	// more of the application's CPU per record and less of VictoriaLogs' (decoding), which
+	// together gave no more records/s into a VictoriaLogs sharing the CPUs.
 	DefaultCompression = "gzip"
-	// DefaultGzipLevel is gzip.BestSpeed, the level used with Compression "gzip" when
-	// Options.GzipLevel is zero: measured in benchmarks/README.md, level 1 costs a quarter
-	// of the CPU of gzip's default level for a body 20% larger.
+	// DefaultGzipLevel is gzip.BestSpeed, the level used when Options.GzipLevel is zero:
+	// measured in benchmarks/README.md, level 1 costs half to two thirds of the CPU of the
+	// encoder's default level (5) for bodies 9% larger.
 	DefaultGzipLevel = gzip.BestSpeed
 )
 
@@ -124,9 +125,10 @@ type Options struct {
 	// too), "zstd" (Content-Encoding: zstd, at zstd's fastest level: bodies 17% smaller than
 	// gzip level 1's for about 0.2 µs more CPU per record, where bytes on the wire cost more
 	// than CPU) or "none" (uncompressed: sensible on loopback only, where it saves the CPU of
-	// compressing). Both encoders are github.com/klauspost/compress's, the library VictoriaLogs
-	// decodes with. VictoriaLogs answers 200 to a body in an encoding it does not know, and
-	// stores nothing: zstd only where every hop to VictoriaLogs passes it (v1.26 accepts it).
+	// compressing). Both encoders are github.com/klauspost/compress's (VictoriaLogs decodes
+	// gzip with the same library). VictoriaLogs answers 200 to a body in an encoding it does
+	// not know, and stores nothing: zstd only where every hop to VictoriaLogs passes it (v1.26
+	// accepts it).
 	Compression string
 	// GzipLevel is the gzip level of the bodies, numbered as compress/gzip numbers them:
 	// gzip.BestSpeed (1) to gzip.BestCompression (9), gzip.DefaultCompression (-1: the
@@ -907,9 +909,9 @@ func (t *Transport) compress(buf *body, data []byte) {
 
 // zstdOptions are those of the zstd encoders: the fastest level; concurrency 1, one EncodeAll
 // at a time on the caller's goroutine (the encoder starts none of its own: the pool gives each
-// body its own encoder); a 512 KiB window instead of the level's 4 MiB, which makes an encoder
-// 1.6 MiB instead of 8.6 MiB (a compress/gzip writer is 1.2 MiB) and the VictoriaLogs decoder's
-// window as small, for bodies as small (BenchmarkCompress in benchmarks/).
+// body its own encoder); a 512 KiB window instead of the level's 4 MiB, which keeps an encoder
+// at 1.4 MiB instead of 8.4 MiB (a gzip writer: 0.8 MiB) and VictoriaLogs' decoder window as
+// small, for bodies as small (BenchmarkCompress in benchmarks/).
 var zstdOptions = []zstd.EOption{
 	zstd.WithEncoderLevel(zstd.SpeedFastest),
 	zstd.WithEncoderConcurrency(1),
