@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,11 +23,12 @@ import (
 // run, on the same maximum-size subscription event (1 MiB of vlog records, PutLogEvents'
 // limit), into the same VictoriaLogs:
 //
-//	VLOG_TEST_VICTORIALOGS_URL=http://127.0.0.1:9430 go test -run '^$' -bench Forwarders -benchtime 20x .
+//	VLOG_TEST_VICTORIALOGS_URL=http://127.0.0.1:9428 go test -run '^$' -bench Forwarders -benchtime 20x .
 //
 // records/s is wall-clock, the send to VictoriaLogs included; cpu-us/record is the
 // forwarder's own CPU time (user and system, all its threads; VictoriaLogs' is not counted)
-// per record. The variants of the bridge show where its CPU goes.
+// per record. The variants of the bridge show where its CPU goes; the ceilings replay the
+// requests each forwarder sends, built beforehand: VictoriaLogs' own rate for those records.
 func BenchmarkForwarders(b *testing.B) {
 	base := os.Getenv("VLOG_TEST_VICTORIALOGS_URL")
 	if base == "" {
@@ -71,6 +74,51 @@ func BenchmarkForwarders(b *testing.B) {
 		})
 	}
 
+	// The ceiling: the requests the bridge sends for this event (captured from one invocation
+	// at the defaults), replayed as they are, at once, over as many connections: VictoriaLogs'
+	// own rate for these records, which no forwarder of them can pass.
+	b.Run("ceiling-bridge-requests", func(b *testing.B) {
+		o, err := OptionsFromEnv([]string{"VICTORIALOGS_URL=" + base})
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.Log = io.Discard
+		rec := &recordingTransport{base: http.DefaultTransport}
+		o.VictoriaLogs.HTTPClient = &http.Client{Transport: rec}
+		br, _ := newTestBridge(b, "", o)
+		if _, err := br.Invoke(context.Background(), payload); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%d requests, %d bytes of bodies", len(rec.requests), rec.bodyBytes())
+		replay(b, rec.requests, records)
+	})
+
+	// The same for the Python forwarder's one request (its lines built here as it builds them).
+	b.Run("ceiling-python-request", func(b *testing.B) {
+		var d struct {
+			LogGroup, LogStream string
+			LogEvents           []struct {
+				Message   string
+				Timestamp int64
+			}
+		}
+		if err := json.Unmarshal(msg, &d); err != nil {
+			b.Fatal(err)
+		}
+		var body bytes.Buffer
+		enc := json.NewEncoder(&body)
+		for _, e := range d.LogEvents {
+			_ = enc.Encode(struct {
+				Msg       string `json:"_msg"`
+				Timestamp int64  `json:"timestamp"`
+				LogGroup  string `json:"log_group"`
+				LogStream string `json:"log_stream"`
+			}{e.Message, e.Timestamp, d.LogGroup, d.LogStream})
+		}
+		h := http.Header{"Content-Type": {"application/stream+json"}}
+		replay(b, []recordedRequest{{pythonURL(base), h, body.Bytes()}}, len(d.LogEvents))
+	})
+
 	b.Run("python", func(b *testing.B) {
 		python, err := exec.LookPath("python3")
 		if err != nil {
@@ -81,7 +129,7 @@ func BenchmarkForwarders(b *testing.B) {
 			b.Fatal(err)
 		}
 		cmd := exec.Command(python, "testdata/forwarder.py", path, strconv.Itoa(b.N))
-		cmd.Env = append(os.Environ(), "VICTORIALOGS_URL="+base+"/insert/jsonline?_stream_fields=log_group,log_stream")
+		cmd.Env = append(os.Environ(), "VICTORIALOGS_URL="+pythonURL(base))
 		out, err := cmd.Output()
 		if err != nil {
 			b.Fatalf("%v: %s", err, out)
@@ -97,6 +145,82 @@ func BenchmarkForwarders(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 		report(b, res.Records, time.Duration(res.Wall*1e9), time.Duration(res.CPU*1e9))
 	})
+}
+
+// recordingTransport keeps a copy of every request it sends.
+type recordingTransport struct {
+	base     http.RoundTripper
+	mu       sync.Mutex
+	requests []recordedRequest
+}
+
+type recordedRequest struct {
+	url    string
+	header http.Header
+	body   []byte
+}
+
+func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.requests = append(t.requests, recordedRequest{req.URL.String(), req.Header.Clone(), body})
+	t.mu.Unlock()
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return t.base.RoundTrip(r)
+}
+
+func (t *recordingTransport) bodyBytes() int {
+	n := 0
+	for _, r := range t.requests {
+		n += len(r.body)
+	}
+	return n
+}
+
+// replay sends the requests b.N times, all of one round at once, each round after the one
+// before, and reports the records/s (records per round) and the CPU this process spent.
+func replay(b *testing.B, requests []recordedRequest, records int) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(requests), DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	round := func() {
+		var wg sync.WaitGroup
+		for _, rr := range requests {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodPost, rr.url, bytes.NewReader(rr.body))
+				req.Header = rr.header.Clone()
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+					b.Errorf("status %d", resp.StatusCode)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	round() // connections
+	b.ResetTimer()
+	cpu0, wall0 := cpuTime(), time.Now()
+	for range b.N {
+		round()
+	}
+	report(b, records*b.N, time.Since(wall0), cpuTime()-cpu0)
+}
+
+// pythonURL is the Python forwarder's VICTORIALOGS_URL, as the guide gives it.
+func pythonURL(base string) string {
+	return base + "/insert/jsonline?_stream_fields=log_group,log_stream"
 }
 
 func report(b *testing.B, records int, wall, cpu time.Duration) {
