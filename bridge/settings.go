@@ -7,11 +7,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.vlog.dev/handlers/output"
 	"go.vlog.dev/handlers/schema"
 	"go.vlog.dev/handlers/victorialogs"
+	"go.vlog.dev/internal/envtext"
 )
 
 // The bridge is configured by the function's environment variables. The VictoriaLogs,
@@ -164,7 +164,7 @@ func OptionsFromEnv(environ []string) (*Options, error) {
 			text = raw // taken as it is, blanks included
 		}
 		if err := s.parse(o, text); err != nil {
-			errs = append(errs, &output.OptionError{Name: s.Var, Value: hideSecret(s.Var, raw), Reason: err.Error()})
+			errs = append(errs, &output.OptionError{Name: s.Var, Value: envtext.HideSecret(s.Var, raw), Reason: err.Error()})
 		}
 	}
 	o.FunctionName = env["AWS_LAMBDA_FUNCTION_NAME"]
@@ -175,70 +175,16 @@ func OptionsFromEnv(environ []string) (*Options, error) {
 			continue
 		}
 		reason := "not a setting of the bridge (docs/cloudwatch-bridge.md lists them)"
-		if near := closest(k, known); near != "" {
+		if near := envtext.Closest(k, known); near != "" {
 			reason += "; did you mean " + near + "?"
 		}
-		errs = append(errs, &output.OptionError{Name: k, Value: hideSecret(k, v), Reason: reason})
+		errs = append(errs, &output.OptionError{Name: k, Value: envtext.HideSecret(k, v), Reason: reason})
 	}
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 		return o, errors.Join(errs...)
 	}
 	return o, nil
-}
-
-// hideSecret replaces the value of a variable that holds a secret, or may (a misspelt
-// VLOG_VICTORIALOGS_PASWORD is a password all the same).
-func hideSecret(name, v string) string {
-	n := strings.ToUpper(name)
-	for _, s := range []string{"PASS", "PASW", "PWD", "TOKEN", "SECRET", "KEY", "CRED", "AUTH"} {
-		if strings.Contains(n, s) && v != "" {
-			return "<redacted>"
-		}
-	}
-	if strings.Contains(n, "URL") {
-		var shown []string
-		for _, u := range parseURLs(v) {
-			if pu, err := url.Parse(u); err == nil {
-				shown = append(shown, pu.Redacted())
-			} else {
-				shown = append(shown, "<unparsable URL>")
-			}
-		}
-		return strings.Join(shown, ",")
-	}
-	return v
-}
-
-// closest returns the known name nearest to s, if it is near enough to be a typo.
-func closest(s string, names []string) string {
-	best, bestD := "", 4
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // checkStreamFields applies the library's check (victorialogs.CheckStreamFields), then the
@@ -271,91 +217,14 @@ func urlStreamFields(urls []string) (fields []string, where string) {
 	return nil, ""
 }
 
-// The parse rules. Each returns the reason a text is invalid.
-
-func parseList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// parseURLs splits a comma-separated list of URLs; a comma inside a URL's query
-// (_stream_fields=service,env) is kept: a new URL starts only at http:// or https://.
-func parseURLs(s string) []string {
-	var urls []string
-	for _, piece := range strings.Split(s, ",") {
-		p := strings.TrimSpace(piece)
-		lower := strings.ToLower(p)
-		if len(urls) > 0 && !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-			urls[len(urls)-1] += "," + piece
-			continue
-		}
-		if p != "" {
-			urls = append(urls, p)
-		}
-	}
-	for i := range urls {
-		urls[i] = strings.TrimSpace(urls[i])
-	}
-	return urls
-}
-
-func parseKeyValues(s string) (map[string]string, error) {
-	m := map[string]string{}
-	for _, kv := range parseList(s) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%q: want name=value", kv)
-		}
-		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return m, nil
-}
-
-func parseUint32(s string) (uint32, error) {
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, errors.New("want an integer from 0 to 4294967295")
-	}
-	return uint32(n), nil
-}
-
-func parseInt(s string) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, errors.New("want an integer")
-	}
-	return n, nil
-}
-
-func parseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, errors.New("want a positive duration such as 500ms or 2s")
-	}
-	return d, nil
-}
-
-// parseSize parses a byte size: a number with an optional suffix B, KB, MB, GB (powers of
-// 1000) or KiB, MiB, GiB (powers of 1024).
-func parseSize(s string) (int, error) {
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, errors.New("want a positive size in bytes, optionally with a suffix such as KiB or MiB")
-	}
-	return n * mult, nil
-}
+// The parse rules, shared with vlog (go.vlog.dev/internal/envtext). Each returns the reason a
+// text is invalid.
+var (
+	parseList      = envtext.List
+	parseURLs      = envtext.URLs
+	parseKeyValues = envtext.KeyValues
+	parseUint32    = envtext.Uint32
+	parseInt       = envtext.Int
+	parseDuration  = envtext.Duration
+	parseSize      = envtext.Size
+)

@@ -74,7 +74,7 @@ func TestOptionsFromEnvErrors(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		`VLOG_VICTORIALOGS_TIMOUT="3s": not a setting of the bridge (docs/cloudwatch-bridge.md lists them); did you mean VLOG_VICTORIALOGS_TIMEOUT?`,
-		`VLOG_VICTORIALOGS_PASWORD="<redacted>": not a setting of the bridge (docs/cloudwatch-bridge.md lists them); did you mean VLOG_VICTORIALOGS_PASSWORD?`,
+		`VLOG_VICTORIALOGS_PASWORD="(7 bytes, not shown)": not a setting of the bridge (docs/cloudwatch-bridge.md lists them); did you mean VLOG_VICTORIALOGS_PASSWORD?`,
 		`VLOG_BATCH_SIZE="big": want a positive size`,
 		`VLOG_REDACT="maybe": want true or false`,
 		`VLOG_BRIDGE_MAX_CLOCK_SKEW="-1h": want a positive duration`,

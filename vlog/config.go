@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -341,49 +340,4 @@ func buildVersion() string {
 		rev += "-dirty"
 	}
 	return rev
-}
-
-// hideIfSecret returns v, or a placeholder when the variable's name suggests it holds a secret:
-// a misspelled VLOG_VICTORIALOGS_PASSWROD must not print the password in the error.
-func hideIfSecret(name, v string) string {
-	upper := strings.ToUpper(name)
-	for _, w := range []string{"PASS", "PWD", "TOKEN", "SECRET", "KEY", "CRED", "AUTH", "COOKIE", "SESSION"} {
-		if strings.Contains(upper, w) {
-			return "(" + strconv.Itoa(len(v)) + " bytes, not shown)"
-		}
-	}
-	return v
-}
-
-// closest returns the name in names nearest to s by edit distance, if it is near enough to be a
-// typo (at most a third of the length), else "".
-func closest(s string, names []string) string {
-	best, bestD := "", len(s)/3+1
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

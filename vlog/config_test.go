@@ -210,30 +210,6 @@ func TestStaticFields(t *testing.T) {
 	require.Equal(t, "payments", m["team"])
 }
 
-func TestParseSize(t *testing.T) {
-	f := func(in string, want int) {
-		t.Helper()
-		got, err := parseSize(in)
-		if want < 0 {
-			require.Error(t, err, in)
-			return
-		}
-		require.NoError(t, err, in)
-		require.Equal(t, want, got, in)
-	}
-	f("1024", 1024)
-	f("8MiB", 8<<20)
-	f("256 KiB", 256<<10)
-	f("1GiB", 1<<30)
-	f("5MB", 5e6)
-	f("10B", 10)
-	f("0", -1)
-	f("-5", -1)
-	f("MiB", -1)
-	f("1.5MiB", -1)
-	f("9999999999GiB", -1)
-}
-
 func TestAutoOutput(t *testing.T) {
 	f := func(env []string, want string) {
 		t.Helper()

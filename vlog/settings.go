@@ -15,6 +15,7 @@ import (
 	"go.vlog.dev/handlers/output"
 	"go.vlog.dev/handlers/schema"
 	"go.vlog.dev/handlers/victorialogs"
+	"go.vlog.dev/internal/envtext"
 )
 
 // A setting is one configuration value, declared once: the environment variable, the Options
@@ -321,7 +322,7 @@ func (o *Options) apply(env map[string]string) (fromEnv map[string]bool, errs []
 				text = raw
 			}
 			if err := s.bind.parse(o, text, env); err != nil {
-				errs = append(errs, &ConfigError{Name: s.Var, Value: hideIfSecret(s.Var, raw), Reason: err.Error()})
+				errs = append(errs, &ConfigError{Name: s.Var, Value: envtext.HideSecret(s.Var, raw), Reason: err.Error()})
 				continue
 			}
 			if !inCode[i] {
@@ -336,7 +337,7 @@ func (o *Options) apply(env map[string]string) (fromEnv map[string]bool, errs []
 			if fromEnv[s.Field] {
 				name, value = s.Var, raw
 			}
-			errs = append(errs, &ConfigError{Name: name, Value: hideIfSecret(name, value), Reason: err.Error()})
+			errs = append(errs, &ConfigError{Name: name, Value: envtext.HideSecret(name, value), Reason: err.Error()})
 		}
 	}
 	return fromEnv, errs
@@ -353,10 +354,10 @@ func unknownVariables(env map[string]string) []error {
 			continue
 		}
 		reason := "unknown vlog variable (KnownVariables lists them)"
-		if near := closest(k, known); near != "" {
+		if near := envtext.Closest(k, known); near != "" {
 			reason = "unknown vlog variable; did you mean " + near + "?"
 		}
-		errs = append(errs, &ConfigError{Name: k, Value: hideIfSecret(k, v), Reason: reason})
+		errs = append(errs, &ConfigError{Name: k, Value: envtext.HideSecret(k, v), Reason: reason})
 	}
 	return errs
 }
@@ -401,35 +402,6 @@ func parseBoolPtr(s string) (*bool, error) {
 	return &b, nil
 }
 
-// parseSize parses a byte size: a number with an optional suffix B, KB, MB, GB (powers of
-// 1000) or KiB, MiB, GiB (powers of 1024).
-func parseSize(s string) (int, error) {
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, errors.New("want a positive size in bytes, optionally with a suffix such as KiB or MiB")
-	}
-	return n * mult, nil
-}
-
-// parseDuration parses a positive time.ParseDuration value.
-func parseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, errors.New("want a positive duration such as 500ms or 2s")
-	}
-	return d, nil
-}
-
 // parseDurationZeroMeansNow parses a duration where "0" means "none" (at once, or off): it
 // becomes -1, the value that says so in code, since a zero field means "not set".
 func parseDurationZeroMeansNow(s string) (time.Duration, error) {
@@ -443,68 +415,20 @@ func parseDurationZeroMeansNow(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func parseInt(s string) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, errors.New("want an integer")
-	}
-	return n, nil
-}
+// The parsers shared with the bridge (go.vlog.dev/internal/envtext), and the list parsers in
+// the form field takes.
+var (
+	parseSize     = envtext.Size
+	parseDuration = envtext.Duration
+	parseInt      = envtext.Int
+	parseUint32   = envtext.Uint32
+)
 
-func parseUint32(s string) (uint32, error) {
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, errors.New("want an integer from 0 to 4294967295")
-	}
-	return uint32(n), nil
-}
+func parseList(s string) ([]string, error) { return envtext.List(s), nil }
 
-// parseList splits a comma-separated list, without the blanks around the items.
-func parseList(s string) ([]string, error) {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out, nil
-}
+func parseKeyValues(s string) (map[string]string, error) { return envtext.KeyValues(s) }
 
-// parseKeyValues parses name=value,name2=value2.
-func parseKeyValues(s string) (map[string]string, error) {
-	m := map[string]string{}
-	items, _ := parseList(s)
-	for _, kv := range items {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%q: want name=value", kv)
-		}
-		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return m, nil
-}
-
-// parseURLs splits a comma-separated list of URLs. A comma inside a URL (in its query:
-// _stream_fields=service,env) is kept: a new URL starts only at a comma followed by http://
-// or https://.
-func parseURLs(s string) ([]string, error) {
-	var urls []string
-	for _, piece := range strings.Split(s, ",") {
-		p := strings.TrimSpace(piece)
-		lower := strings.ToLower(p)
-		if len(urls) > 0 && !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-			urls[len(urls)-1] += "," + piece
-			continue
-		}
-		if p != "" {
-			urls = append(urls, p)
-		}
-	}
-	for i := range urls {
-		urls[i] = strings.TrimSpace(urls[i])
-	}
-	return urls, nil
-}
+func parseURLs(s string) ([]string, error) { return envtext.URLs(s), nil }
 
 var dropPolicyNames = map[output.DropPolicy]string{output.DropNewest: "newest", output.DropOldest: "oldest"}
 

@@ -110,20 +110,6 @@ func TestVictoriaLogsConfigErrors(t *testing.T) {
 		"Options.VictoriaLogs.Concurrency", "1 to 64")
 }
 
-func TestSplitURLs(t *testing.T) {
-	f := func(in string, want ...string) {
-		t.Helper()
-		require.Equal(t, want, must(parseURLs(in)), in)
-	}
-	f("")
-	f(" , ")
-	f("http://a:9428", "http://a:9428")
-	f("http://a:9428, https://b:9428 ,http://c", "http://a:9428", "https://b:9428", "http://c")
-	f("http://a/insert/jsonline?_stream_fields=service,env,HTTP://b?extra_fields=a=1,b=2",
-		"http://a/insert/jsonline?_stream_fields=service,env", "HTTP://b?extra_fields=a=1,b=2")
-	f("vl:9428,vl2:9428", "vl:9428,vl2:9428")
-}
-
 func TestFallbackWiring(t *testing.T) {
 	var reported []error
 	c, err := resolve(&Options{
