@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,8 +143,8 @@ func TestControlMessage(t *testing.T) {
 	}
 	var sum Summary
 	json.Unmarshal(resp, &sum)
-	if !sum.Control || sum.Delivered != 0 || vl.Requests.Load() != 0 {
-		t.Errorf("a CONTROL_MESSAGE: %+v, %d requests", sum, vl.Requests.Load())
+	if !sum.Control || sum.Delivered != 0 || vl.Received() != 0 {
+		t.Errorf("a CONTROL_MESSAGE: %+v, %d requests", sum, vl.Received())
 	}
 }
 
@@ -190,20 +189,21 @@ func TestAgentLines(t *testing.T) {
 // backoff, within the invocation.
 func TestRetriesThenDelivers(t *testing.T) {
 	vl := newFakeVL(t)
-	vl.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) bool {
+	vl.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) int {
 		switch n {
 		case 1:
 			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return http.StatusServiceUnavailable
 		case 2:
 			http.Error(w, "read-only", http.StatusTooManyRequests)
+			return http.StatusTooManyRequests
 		case 3:
 			hj, _ := w.(http.Hijacker)
 			c, _, _ := hj.Hijack()
 			c.Close()
-		default:
-			return false
+			return -1 // no status: the connection closed
 		}
-		return true
+		return 0
 	})
 	b, _ := newTestBridge(t, vl.URL, &Options{Buffer: fastRetries})
 	resp, err := invoke(t, b, encodeEvent(t, fixture(t, "data-message.json")), 10*time.Second)
@@ -211,7 +211,7 @@ func TestRetriesThenDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(byID(t, vl)) != 14 {
-		t.Errorf("%d records after retries: %s", len(vl.Records()), resp)
+		t.Errorf("%d records after retries: %s", len(vl.Lines()), resp)
 	}
 }
 
@@ -226,9 +226,9 @@ func bufferRetries(lo, hi time.Duration) (o optsBuffer) {
 // with a DeliveryError that says how many records were not delivered and why.
 func TestDownUntilTheDeadline(t *testing.T) {
 	vl := newFakeVL(t)
-	vl.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) bool {
+	vl.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) int {
 		http.Error(w, "no space left", http.StatusServiceUnavailable)
-		return true
+		return http.StatusServiceUnavailable
 	})
 	b, log := newTestBridge(t, vl.URL, &Options{Buffer: fastRetries, DeadlineMargin: 300 * time.Millisecond})
 	start := time.Now()
@@ -244,8 +244,8 @@ func TestDownUntilTheDeadline(t *testing.T) {
 	if took >= 2*time.Second || took < 1500*time.Millisecond {
 		t.Errorf("returned after %v, want about 2s minus the 300ms margin, before the deadline", took)
 	}
-	if vl.Requests.Load() < 5 {
-		t.Errorf("%d requests: no retries?", vl.Requests.Load())
+	if vl.Received() < 5 {
+		t.Errorf("%d requests: no retries?", vl.Received())
 	}
 	l := log.lines(t)[0]
 	if l["level"] != "error" || l["error_type"] != "DeliveryError" || l["NotDelivered"] != 14.0 {
@@ -256,22 +256,22 @@ func TestDownUntilTheDeadline(t *testing.T) {
 // A 400 (VictoriaLogs parsed no line) is not retried: the invocation fails at once.
 func TestRejected(t *testing.T) {
 	vl := newFakeVL(t)
-	vl.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) bool {
+	vl.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) int {
 		http.Error(w, "cannot parse", http.StatusBadRequest)
-		return true
+		return http.StatusBadRequest
 	})
 	b, _ := newTestBridge(t, vl.URL, nil)
 	_, err := invoke(t, b, encodeEvent(t, fixture(t, "data-message.json")), 10*time.Second)
 	var de *DeliveryError
-	if !errors.As(err, &de) || de.Rejected != 14 || vl.Requests.Load() != 1 {
-		t.Fatalf("err = %v (%+v), %d requests", err, de, vl.Requests.Load())
+	if !errors.As(err, &de) || de.Rejected != 14 || vl.Received() != 1 {
+		t.Fatalf("err = %v (%+v), %d requests", err, de, vl.Received())
 	}
 }
 
 // Two endpoints: when one fails, batches go to the other within the same attempt.
 func TestFailover(t *testing.T) {
 	down := newFakeVL(t)
-	down.SetFault(func(int64, http.ResponseWriter, *http.Request) bool { panic(http.ErrAbortHandler) })
+	down.SetFault(func(int64, http.ResponseWriter, *http.Request) int { panic(http.ErrAbortHandler) })
 	up := newFakeVL(t)
 	b, _ := newTestBridge(t, "", &Options{VictoriaLogs: optsVL(down.URL, up.URL)})
 	for range 3 {
@@ -279,7 +279,7 @@ func TestFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(up.Records()); n != 42 {
+	if n := len(up.Lines()); n != 42 {
 		t.Errorf("%d records on the healthy endpoint, want 42", n)
 	}
 }
@@ -288,7 +288,7 @@ func TestFailover(t *testing.T) {
 func TestAuthTenantGzip(t *testing.T) {
 	vl := newFakeVL(t)
 	vl.WantAuth = "Basic YnJpZGdlOnMzY3IzdA==" // bridge:s3cr3t
-	vl.WantTenant = "12:34"
+	vl.WantAccount = "12:34"
 	vl.WantEncoding = "gzip"
 	env := []string{"VICTORIALOGS_URL=" + vl.URL, "VLOG_VICTORIALOGS_USER=bridge", "VLOG_VICTORIALOGS_PASSWORD=s3cr3t",
 		"VLOG_VICTORIALOGS_ACCOUNT_ID=12", "VLOG_VICTORIALOGS_PROJECT_ID=34", "VLOG_VICTORIALOGS_COMPRESS=gzip"}
@@ -300,8 +300,8 @@ func TestAuthTenantGzip(t *testing.T) {
 	if _, err := invoke(t, b, encodeEvent(t, fixture(t, "data-message.json")), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if len(vl.Records()) != 14 {
-		t.Errorf("%d records", len(vl.Records()))
+	if len(vl.Lines()) != 14 {
+		t.Errorf("%d records", len(vl.Lines()))
 	}
 }
 
@@ -317,7 +317,7 @@ func TestTLSWithCAFile(t *testing.T) {
 	if _, err := invoke(t, b, encodeEvent(t, fixture(t, "data-message.json")), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(vl.Records()); n != 14 {
+	if n := len(vl.Lines()); n != 14 {
 		t.Errorf("%d records over https", n)
 	}
 	noCA, _ := newTestBridge(t, vl.URL, &Options{DeadlineMargin: 100 * time.Millisecond})
@@ -361,8 +361,8 @@ func TestMalformedPayloads(t *testing.T) {
 	f("events not an array", encodeRaw(t, []byte(`{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":{}}`)), "awslogs.data", "logEvents: not a JSON array")
 	f("broken JSON", encodeRaw(t, []byte(`{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{"id":"1"`)), "awslogs.data", "unexpected end")
 	f("SQS body not JSON", []byte(`{"Records":[{"messageId":"m1","body":"x","eventSource":"aws:sqs"},{"body":"y"}]}`), "Records[1]", "no messageId")
-	if vl.Requests.Load() != 0 {
-		t.Errorf("%d requests for malformed input", vl.Requests.Load())
+	if vl.Received() != 0 {
+		t.Errorf("%d requests for malformed input", vl.Received())
 	}
 	for _, l := range log.lines(t) {
 		if n, _ := l["MalformedMessages"].(float64); n < 1 || l["error_type"] != "MalformedError" {
@@ -436,7 +436,7 @@ func TestReplayFromTheQueue(t *testing.T) {
 	}
 
 	// A replay that fails to deliver keeps the message in the queue.
-	vl.SetFault(func(int64, http.ResponseWriter, *http.Request) bool { panic(http.ErrAbortHandler) })
+	vl.SetFault(func(int64, http.ResponseWriter, *http.Request) int { panic(http.ErrAbortHandler) })
 	b2, _ := newTestBridge(t, vl.URL, &Options{Buffer: fastRetries, DeadlineMargin: 100 * time.Millisecond})
 	resp, err = invoke(t, b2, sqsEvent(destinationRecord(ev)), time.Second)
 	if err != nil {
@@ -459,7 +459,7 @@ func TestDestinationRecord(t *testing.T) {
 	if _, err := invoke(t, b, eb, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(vl.Records()); n != 28 {
+	if n := len(vl.Lines()); n != 28 {
 		t.Errorf("%d records, want 28", n)
 	}
 }
@@ -473,22 +473,14 @@ func TestOwnLogGroupIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vl.Requests.Load() != 0 || log.String() != "" || !strings.Contains(string(resp), `"skipped_own_log_group":14`) {
-		t.Errorf("own log group: %d requests, log %q, response %s", vl.Requests.Load(), log.String(), resp)
+	if vl.Received() != 0 || log.String() != "" || !strings.Contains(string(resp), `"skipped_own_log_group":14`) {
+		t.Errorf("own log group: %d requests, log %q, response %s", vl.Received(), log.String(), resp)
 	}
 }
 
 // An event larger than the buffer is sent in several flushes: nothing is dropped.
 func TestLargerThanTheBuffer(t *testing.T) {
 	vl := newFakeVL(t)
-	var inFlight, most atomic.Int64
-	vl.SetFault(func(n int64, w http.ResponseWriter, r *http.Request) bool {
-		c := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for m := most.Load(); c > m && !most.CompareAndSwap(m, c); m = most.Load() {
-		}
-		return false
-	})
 	b, _ := newTestBridge(t, vl.URL, &Options{Buffer: optsBuffer{Size: 1 << 20, BatchSize: 64 << 10}})
 	payload := encodeEvent(t, maxEvent(t, 3000, 1796186000000))
 	resp, err := invoke(t, b, payload, 20*time.Second)
@@ -498,8 +490,8 @@ func TestLargerThanTheBuffer(t *testing.T) {
 	if n := len(byID(t, vl)); n != 3000 {
 		t.Errorf("%d records, want 3000: %s", n, resp)
 	}
-	if most.Load() > 2 {
-		t.Errorf("%d requests in flight, want at most InFlight (2)", most.Load())
+	if most := vl.MaxInFlight(); most > 2 {
+		t.Errorf("%d requests in flight, want at most InFlight (2)", most)
 	}
 }
 

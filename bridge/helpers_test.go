@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"go.vlog.dev/bridge/internal/bridgetest"
+	"go.vlog.dev/internal/vtest"
 )
 
 // fixture reads testdata/name.
@@ -29,7 +30,7 @@ var (
 	sqsEvent          = bridgetest.SQSEvent
 )
 
-type fakeVL = bridgetest.VictoriaLogs
+type fakeVL = vtest.VictoriaLogs
 
 // newFakeVL starts a fake VictoriaLogs expecting what the bridge sends by default.
 func newFakeVL(t testing.TB) *fakeVL {

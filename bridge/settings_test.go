@@ -122,8 +122,8 @@ func TestURLStreamFields(t *testing.T) {
 	if _, err := invoke(t, b, encodeEvent(t, fixture(t, "data-message.json")), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if len(vl.Records()) != 14 {
-		t.Errorf("%d records", len(vl.Records()))
+	if len(vl.Lines()) != 14 {
+		t.Errorf("%d records", len(vl.Lines()))
 	}
 }
 

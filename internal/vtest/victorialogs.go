@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -58,6 +60,9 @@ type VictoriaLogs struct {
 	WantGzip bool
 	// MaxLine is the largest line accepted, newline included. Default 256 KiB.
 	MaxLine int
+	// Required are the fields every record must have as strings, besides event_time (an RFC
+	// 3339 time) and msg (a string), which every record must have.
+	Required []string
 
 	// HealthStatus, non-zero, is the status /health answers instead of 200 OK (an unhealthy
 	// VictoriaLogs).
@@ -226,9 +231,23 @@ func (f *VictoriaLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail("line is not one JSON object: %v: %.200q", err, line)
 			return
 		}
-		if _, ok := m["event_time"]; !ok {
-			fail("line without event_time: %.200q", line)
+		if !utf8.Valid(line) {
+			fail("line is not valid UTF-8: %.200q", line)
 			return
+		}
+		if et, _ := m["event_time"].(string); !rfc3339(et) {
+			fail("line without an RFC 3339 event_time: %.200q", line)
+			return
+		}
+		if _, ok := m["msg"].(string); !ok {
+			fail("line whose msg is not a string: %.200q", line)
+			return
+		}
+		for _, k := range f.Required {
+			if _, ok := m[k].(string); !ok {
+				fail("line without the string %s: %.300q", k, line)
+				return
+			}
 		}
 		got = append(got, m)
 	}
@@ -397,6 +416,27 @@ func (f *VictoriaLogs) Received() int64 { return f.requests.Load() }
 
 // MaxInFlight returns the most requests that were being served at once.
 func (f *VictoriaLogs) MaxInFlight() int64 { return f.maxIn.Load() }
+
+// ByField returns the records accepted by the value of field, and fails the test on a value
+// that came twice.
+func (f *VictoriaLogs) ByField(t testing.TB, field string) map[string]map[string]any {
+	t.Helper()
+	m := map[string]map[string]any{}
+	for _, r := range f.Lines() {
+		id, _ := r[field].(string)
+		if _, dup := m[id]; dup {
+			t.Errorf("record %s=%s delivered twice", field, id)
+		}
+		m[id] = r
+	}
+	return m
+}
+
+// rfc3339 reports whether s is a time as the JSON handler writes event_time.
+func rfc3339(s string) bool {
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
+}
 
 // Seqs returns how many times each value of the field "seq" arrived.
 func (f *VictoriaLogs) Seqs() map[int64]int {

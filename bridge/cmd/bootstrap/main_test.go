@@ -21,6 +21,7 @@ import (
 
 	"go.vlog.dev/bridge"
 	"go.vlog.dev/bridge/internal/bridgetest"
+	"go.vlog.dev/internal/vtest"
 )
 
 // These tests run the real bootstrap, built by the test, against a local implementation of
@@ -203,7 +204,7 @@ func start(t *testing.T, api *runtimeAPI, env ...string) *process {
 	return p
 }
 
-func newFakeVL(t *testing.T) *bridgetest.VictoriaLogs {
+func newFakeVL(t *testing.T) *vtest.VictoriaLogs {
 	return bridgetest.NewVictoriaLogs(t, strings.Join(bridge.DefaultStreamFields(), ","), bridge.DefaultMaxLineSize,
 		bridge.FieldLogGroup, bridge.FieldLogStream, bridge.FieldEventID)
 }
@@ -252,7 +253,7 @@ func TestRuntimeLoop(t *testing.T) {
 
 	// VictoriaLogs down: retried until the deadline minus the margin, then an error response
 	// (DeliveryError), well before the deadline.
-	vl.SetFault(func(int64, http.ResponseWriter, *http.Request) bool { panic(http.ErrAbortHandler) })
+	vl.SetFault(func(int64, http.ResponseWriter, *http.Request) int { panic(http.ErrAbortHandler) })
 	begin := time.Now()
 	a = api.invoke(data, 2*time.Second)
 	took := time.Since(begin)
@@ -271,7 +272,7 @@ func TestRuntimeLoop(t *testing.T) {
 	if a.kind != "response" || string(a.body) != `{"batchItemFailures":[{"itemIdentifier":"m2"}]}` {
 		t.Errorf("replay: %s %s", a.kind, a.body)
 	}
-	if n := len(vl.Records()); n != 28 {
+	if n := len(vl.Lines()); n != 28 {
 		t.Errorf("%d records after the replay, want 28 (the 14 again: a replay delivers at least once)", n)
 	}
 

@@ -1,4 +1,5 @@
-// Package bridgetest holds what the tests of the bridge share: a strict fake VictoriaLogs, the
+// Package bridgetest holds what the tests of the bridge share: the strict fake VictoriaLogs set
+// for the bridge, the
 // CloudWatch Logs subscription event, the on-failure destination record and the SQS event in
 // their real formats, and generators of maximum-size subscription messages.
 package bridgetest
@@ -10,21 +11,15 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
-
-	"github.com/klauspost/compress/zstd"
 
 	"go.vlog.dev/handlers/victorialogs"
+	"go.vlog.dev/internal/vtest"
 )
 
 // EncodeEvent returns the Lambda payload CloudWatch Logs sends for the subscription message
@@ -68,193 +63,34 @@ func SQSEvent(bodies ...[]byte) []byte {
 	return []byte(`{"Records":[` + strings.Join(recs, ",") + `]}`)
 }
 
-// VictoriaLogs is a strict fake VictoriaLogs /insert/jsonline, written for this module (vlog's
-// internal/vtest cannot be imported from here): it fails the test on any request VictoriaLogs
-// would treat differently from what the bridge intends (wrong method, path, content type
-// (VictoriaLogs v1.26 reads a form-encoded body as form values and stores nothing), encoding,
-// parameters, tenant, auth), and on any line that is not one JSON object with the fields
-// every bridge record has, or that is over the line limit. It keeps the records it accepted.
-type VictoriaLogs struct {
-	t   testing.TB
-	srv *httptest.Server
-	URL string
-
-	WantStream   string // _stream_fields expected
-	WantEncoding string // "zstd", "gzip" or "none"; default the transport's default (victorialogs.DefaultCompression)
-	WantAuth     string
-	WantTenant   string // "AccountID:ProjectID"; "" none
-	MaxLine      int    // the largest line without its newline
-	// Required are the fields every record must have (strings), besides event_time and msg.
-	Required []string
-
-	fault atomic.Pointer[func(n int64, w http.ResponseWriter, r *http.Request) bool]
-
-	Requests atomic.Int64
-	mu       sync.Mutex
-	records  []map[string]any
-}
-
-// NewVictoriaLogs starts a fake VictoriaLogs expecting the given stream fields and line limit,
-// closed at the end of the test.
-func NewVictoriaLogs(t testing.TB, stream string, maxLine int, required ...string) *VictoriaLogs {
-	f := newVictoriaLogs(t, stream, maxLine, required)
-	f.srv.Start()
-	f.URL = f.srv.URL
+// NewVictoriaLogs starts the strict fake VictoriaLogs of vlog's tests (go.vlog.dev/internal/vtest)
+// set to expect what the bridge sends: the given stream fields, lines of at most maxLine bytes
+// without their newline, and the required string fields in every record besides event_time and
+// msg. It fails the test on any request VictoriaLogs would treat differently from what the
+// bridge intends (wrong method, path, content type: VictoriaLogs v1.26 reads a form-encoded
+// body as form values and stores nothing; encoding, parameters, tenant, auth) and on any line
+// that is not one JSON object in valid UTF-8 with those fields. It is closed at the end of the
+// test.
+func NewVictoriaLogs(t testing.TB, stream string, maxLine int, required ...string) *vtest.VictoriaLogs {
+	f := vtest.NewVictoriaLogs(t)
+	f.WantStream, f.MaxLine, f.Required = stream, maxLine+1, required
+	f.WantEncoding = victorialogs.DefaultCompression
 	return f
 }
 
-// NewVictoriaLogsTLS is NewVictoriaLogs over https, with a certificate of its own: CAFile
+// NewVictoriaLogsTLS is NewVictoriaLogs over https, with a certificate of its own: caFile
 // names a PEM file of it, for VLOG_VICTORIALOGS_CA_FILE.
-func NewVictoriaLogsTLS(t testing.TB, stream string, maxLine int, required ...string) (f *VictoriaLogs, caFile string) {
-	f = newVictoriaLogs(t, stream, maxLine, required)
-	f.srv.StartTLS()
-	f.URL = f.srv.URL
+func NewVictoriaLogsTLS(t testing.TB, stream string, maxLine int, required ...string) (f *vtest.VictoriaLogs, caFile string) {
+	f = NewVictoriaLogs(t, stream, maxLine, required...)
+	srv := httptest.NewTLSServer(f)
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
 	caFile = filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f, caFile
-}
-
-func newVictoriaLogs(t testing.TB, stream string, maxLine int, required []string) *VictoriaLogs {
-	f := &VictoriaLogs{t: t, WantStream: stream, WantEncoding: victorialogs.DefaultCompression, MaxLine: maxLine, Required: required}
-	f.srv = httptest.NewUnstartedServer(f)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-// SetFault makes fn see every request first (n counts them from 1); when it returns true it
-// has answered, and the request is not checked or kept. nil removes it.
-func (f *VictoriaLogs) SetFault(fn func(n int64, w http.ResponseWriter, r *http.Request) bool) {
-	if fn == nil {
-		f.fault.Store(nil)
-		return
-	}
-	f.fault.Store(&fn)
-}
-
-func (f *VictoriaLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := f.Requests.Add(1)
-	if fp := f.fault.Load(); fp != nil && (*fp)(n, w, r) {
-		return
-	}
-	fail := func(format string, args ...any) {
-		f.t.Errorf("fake VictoriaLogs: "+format, args...)
-		http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
-	}
-	if r.Method != http.MethodPost || r.URL.Path != "/insert/jsonline" {
-		fail("want POST /insert/jsonline, got %s %s", r.Method, r.URL.Path)
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/stream+json" {
-		fail("Content-Type %q", ct)
-		return
-	}
-	q := r.URL.Query()
-	for k, v := range map[string]string{"_msg_field": "msg", "_time_field": "event_time", "_stream_fields": f.WantStream} {
-		if q.Get(k) != v {
-			fail("%s=%q, want %q", k, q.Get(k), v)
-			return
-		}
-	}
-	if got := r.Header.Get("Authorization"); got != f.WantAuth {
-		fail("Authorization %q, want %q", got, f.WantAuth)
-		return
-	}
-	if got := r.Header.Get("AccountID") + ":" + r.Header.Get("ProjectID"); f.WantTenant == "" && got != ":" || f.WantTenant != "" && got != f.WantTenant {
-		fail("tenant %q, want %q", got, f.WantTenant)
-		return
-	}
-	var body io.Reader = r.Body
-	switch enc := r.Header.Get("Content-Encoding"); {
-	case f.WantEncoding == "none" && enc == "":
-	case enc != f.WantEncoding:
-		fail("Content-Encoding %q, want %q", enc, f.WantEncoding)
-		return
-	case enc == "gzip":
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			fail("gzip: %v", err)
-			return
-		}
-		body = zr
-	case enc == "zstd":
-		zr, err := zstd.NewReader(r.Body, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			fail("zstd: %v", err)
-			return
-		}
-		defer zr.Close()
-		body = zr
-	}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		fail("body: %v", err)
-		return
-	}
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		fail("the body does not end with a newline")
-		return
-	}
-	var recs []map[string]any
-	for i, line := range bytes.Split(data[:len(data)-1], []byte("\n")) {
-		if len(line) > f.MaxLine {
-			fail("line %d: %d bytes, over the limit of %d", i, len(line), f.MaxLine)
-			return
-		}
-		if !utf8.Valid(line) {
-			fail("line %d is not valid UTF-8", i)
-			return
-		}
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.UseNumber()
-		var rec map[string]any
-		if err := dec.Decode(&rec); err != nil || dec.More() {
-			fail("line %d is not one JSON object (%v): %.200s", i, err, line)
-			return
-		}
-		et, _ := rec["event_time"].(string)
-		if _, err := time.Parse(time.RFC3339Nano, et); err != nil {
-			fail("line %d: event_time %q: %v", i, rec["event_time"], err)
-			return
-		}
-		if _, ok := rec["msg"].(string); !ok {
-			fail("line %d: msg is %T, want a string", i, rec["msg"])
-			return
-		}
-		for _, k := range f.Required {
-			if _, ok := rec[k].(string); !ok {
-				fail("line %d: no %s: %.300s", i, k, line)
-				return
-			}
-		}
-		recs = append(recs, rec)
-	}
-	f.mu.Lock()
-	f.records = append(f.records, recs...)
-	f.mu.Unlock()
-}
-
-// Records returns the records accepted so far.
-func (f *VictoriaLogs) Records() []map[string]any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]map[string]any(nil), f.records...)
-}
-
-// ByField returns the records accepted by the value of field, and fails on a duplicate.
-func (f *VictoriaLogs) ByField(t testing.TB, field string) map[string]map[string]any {
-	t.Helper()
-	m := map[string]map[string]any{}
-	for _, r := range f.Records() {
-		id, _ := r[field].(string)
-		if _, dup := m[id]; dup {
-			t.Errorf("record %s delivered twice", id)
-		}
-		m[id] = r
-	}
-	return m
 }
 
 // PutLogEvents' limits, which bound what one subscription message holds: 1,048,576 bytes of
