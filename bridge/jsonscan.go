@@ -8,6 +8,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"go.vlog.dev/internal/jsonstr"
 )
 
 // The JSON the bridge reads (the invocation payload, the decompressed subscription data, the
@@ -555,41 +557,17 @@ func unescapeString(s str) string {
 	return string(out)
 }
 
-// needsEscape marks the bytes appendEscaped escapes.
-var needsEscape = special
-
-// appendEscaped appends s, valid UTF-8, as the content of a JSON string (without quotes):
-// '"', '\\' and the control characters are escaped, nothing else (VictoriaLogs reads UTF-8).
+// appendEscaped appends s, valid UTF-8, as the content of a JSON string (without quotes),
+// escaped by the rules of vlog's own encoder (go.vlog.dev/internal/jsonstr): '"', '\\' and
+// the control characters, and U+2028 and U+2029; nothing else (VictoriaLogs reads UTF-8).
 func appendEscaped(dst []byte, s []byte) []byte {
-	const hexdigits = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !needsEscape[c] {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexdigits[c>>4], hexdigits[c&0xf])
-		}
-		start = i + 1
-	}
-	return append(dst, s[start:]...)
+	return jsonstr.AppendEscaped(dst, view(s), false)
 }
 
 // appendQuoted appends s, valid UTF-8, as a JSON string.
 func appendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	dst = appendEscaped(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
+	dst = jsonstr.AppendEscaped(dst, s, false)
 	return append(dst, '"')
 }
 
