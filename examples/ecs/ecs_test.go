@@ -197,10 +197,11 @@ func checkApp(t *testing.T, app, router *containerDefinition, v variant, known [
 		}
 	}
 	require.Contains(t, []string{"START", "HEALTHY"}, dep, "%s must dependsOn %s (START or HEALTHY)", app.Name, router.Name)
-	if dep == "HEALTHY" {
-		require.NotNil(t, router.HealthCheck, "HEALTHY needs a health check on the router")
-		require.Contains(t, strings.Join(router.HealthCheck.Command, " "), "127.0.0.1:2020")
-	}
+	// Every router has a health check on its HTTP server (HTTP_Server On in its configuration),
+	// so that ECS replaces a router that hangs instead of the app's logs piling up behind it;
+	// the app may wait for it (HEALTHY) or only for its start.
+	require.NotNil(t, router.HealthCheck, "%s: a health check on the router", router.Name)
+	require.Contains(t, strings.Join(router.HealthCheck.Command, " "), "127.0.0.1:2020")
 
 	require.NotNil(t, app.StopTimeout, "%s: stopTimeout", app.Name)
 	require.Positive(t, *app.StopTimeout)
@@ -342,6 +343,8 @@ func TestFluentBitConfigs(t *testing.T) {
 			svc := c.only(t, "SERVICE")
 			require.Equal(t, "1", svc.get("Flush"))
 			require.Equal(t, "127.0.0.1", svc.get("HTTP_Listen"), "the monitoring server stays private")
+			require.Equal(t, "on", strings.ToLower(svc.get("HTTP_Server")), "the task definition's health check asks it")
+			require.Equal(t, "2020", svc.get("HTTP_Port"), "the port of the health check")
 			require.Empty(t, c.all("INPUT"), "FireLens defines the inputs (forward on 24224, the driver's socket)")
 
 			out := c.only(t, "OUTPUT")
