@@ -26,7 +26,7 @@ func TestTaskDefinitionSignals(t *testing.T) {
 			Condition     string `json:"condition"`
 		} `json:"dependsOn"`
 	}
-	f := func(file, router string, healthCheck bool) {
+	f := func(file, router string, healthCheck, waited bool) {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join("..", "..", "examples", "ecs", file))
 		if err != nil {
@@ -66,14 +66,14 @@ func TestTaskDefinitionSignals(t *testing.T) {
 					}
 				}
 			}
-			if !waits {
-				t.Errorf("%s: no container waits for %s to be HEALTHY", file, router)
+			if waits != waited {
+				t.Errorf("%s: a container waits for %s to be HEALTHY: %v, docs/monitoring.md says %v", file, router, waits, waited)
 			}
 		}
 	}
-	f("taskdef-forward.json", "log_router", true)
-	f("taskdef-stdout.json", "log_router", false)
-	f("taskdef-sidecar.json", "log_agent", true)
+	f("taskdef-forward.json", "log_router", true, true)
+	f("taskdef-stdout.json", "log_router", true, false)
+	f("taskdef-sidecar.json", "log_agent", true, true)
 }
 
 // TestDocsTables: docs/monitoring.md lists every alert of both files, with its severity and
