@@ -418,15 +418,14 @@ func parseDurationZeroMeansNow(s string) (time.Duration, error) {
 // The parsers shared with the bridge (go.vlog.dev/internal/envtext), and the list parsers in
 // the form field takes.
 var (
-	parseSize     = envtext.Size
-	parseDuration = envtext.Duration
-	parseInt      = envtext.Int
-	parseUint32   = envtext.Uint32
+	parseSize      = envtext.Size
+	parseDuration  = envtext.Duration
+	parseInt       = envtext.Int
+	parseUint32    = envtext.Uint32
+	parseKeyValues = envtext.KeyValues
 )
 
 func parseList(s string) ([]string, error) { return envtext.List(s), nil }
-
-func parseKeyValues(s string) (map[string]string, error) { return envtext.KeyValues(s) }
 
 func parseURLs(s string) ([]string, error) { return envtext.URLs(s), nil }
 

@@ -82,7 +82,7 @@ func NewVictoriaLogs(t testing.TB, stream string, maxLine int, required ...strin
 // names a PEM file of it, for VLOG_VICTORIALOGS_CA_FILE.
 func NewVictoriaLogsTLS(t testing.TB, stream string, maxLine int, required ...string) (f *vtest.VictoriaLogs, caFile string) {
 	f = NewVictoriaLogs(t, stream, maxLine, required...)
-	srv := httptest.NewTLSServer(f)
+	srv := httptest.NewTLSServer(f) // f's own plain server stays up, unused: f.URL names this one
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
 	caFile = filepath.Join(t.TempDir(), "ca.pem")
